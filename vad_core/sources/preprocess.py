@@ -1,0 +1,81 @@
+"""Turn uint8 frames into model input and model output back into frame-sized maps.
+
+Training and scoring share these functions, so a model always sees frames prepared the same way:
+resized to ``size`` (height, width) with area interpolation, converted to ``channels`` (1 gray,
+3 RGB) and scaled to [0, 1] (the models end in a sigmoid; thesis 4.4.2).
+
+Example::
+
+    x = prepare_frames(source.read(0, 16), size=(128, 128), channels=1)   # (16, 1, 128, 128) float32
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vad_core.errors import ConfigError
+from vad_core.sources.image_files import convert_channels
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How frames become model input: spatial size ``(height, width)`` and channel count."""
+
+    size: tuple[int, int] = (128, 128)  # thesis 4.9.1: frames resized to 128x128
+    channels: int = 1
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise ConfigError("preprocess", f"channels must be 1 or 3, found {self.channels}")
+        if len(self.size) != 2 or min(self.size) < 8:
+            raise ConfigError("preprocess", f"size must be (height, width) of at least 8 px, found {self.size}")
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        return prepare_frames(frames, self.size, self.channels)
+
+
+def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize one ``(H, W[, C])`` image to ``size`` = (height, width); area filter when shrinking."""
+    height, width = size
+    if frame.shape[:2] == (height, width):
+        return frame
+    shrinking = frame.shape[0] * frame.shape[1] > height * width
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(frame, (width, height), interpolation=interpolation)
+
+
+def prepare_frames(frames: np.ndarray, size: tuple[int, int], channels: int) -> np.ndarray:
+    """uint8 ``(N, H, W)`` or ``(N, H, W, 3)`` -> float32 ``(N, channels, height, width)`` in [0, 1]."""
+    frames = np.asarray(frames)
+    if frames.ndim == 2:  # one gray frame
+        frames = frames[None]
+    if frames.ndim not in (3, 4):
+        raise ConfigError("frames", f"expected (N, H, W) or (N, H, W, 3), found {frames.shape}")
+    out = np.empty((len(frames), channels, size[0], size[1]), np.float32)
+    for i, frame in enumerate(frames):
+        image = resize_frame(convert_channels(frame, channels), size)
+        if image.ndim == 2:
+            out[i, 0] = image
+        else:
+            out[i] = image.transpose(2, 0, 1)
+    out *= 1.0 / 255.0
+    return out
+
+
+def to_uint8_image(array: np.ndarray) -> np.ndarray:
+    """float ``(C, H, W)`` in [0, 1] -> uint8 ``(H, W)`` or ``(H, W, 3)`` for display."""
+    array = np.clip(np.asarray(array, np.float32), 0.0, 1.0)
+    if array.ndim == 3:
+        array = array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
+    return (array * 255.0 + 0.5).astype(np.uint8)
+
+
+def resize_map(error_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a 2-D float map to ``size`` = (height, width) with bilinear interpolation."""
+    height, width = size
+    if error_map.shape == (height, width):
+        return error_map
+    return cv2.resize(np.asarray(error_map, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
