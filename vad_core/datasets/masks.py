@@ -16,10 +16,16 @@ if TYPE_CHECKING:
 
 def read_mask_file(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
     """A mask image as bool ``(H, W)`` (any non-zero pixel is anomalous), optionally resized."""
-    data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else np.zeros(0, np.uint8)
+    path = Path(path)
+    if not path.is_file():
+        raise GroundTruthError(path, "mask image missing (no such file)")
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as error:
+        raise GroundTruthError(path, f"cannot read mask image ({error.strerror or error})") from None
     mask = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
     if mask is None:
-        raise GroundTruthError(path, "cannot read mask image (missing or corrupt)")
+        raise GroundTruthError(path, "cannot decode mask image (empty, corrupt or not an image)")
     if size is not None and mask.shape != tuple(size):
         mask = cv2.resize(mask, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
     return mask > 0

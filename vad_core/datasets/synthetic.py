@@ -1,7 +1,7 @@
 """The built-in synthetic benchmark: moving shapes with spatial, temporal and spatio-temporal anomalies.
 
 Follows the moving-shapes set of seed 002 (MNAD reproduction): normal motion is circles of
-radius 10 px moving at 5 px/frame; a *spatial* anomaly is a square at normal speed, a *temporal*
+radius 10 px moving at 5 px/frame; a *spatial* anomaly is a square (of the circle's area) at normal speed, a *temporal*
 anomaly is a circle at 10 px/frame, a *spatio-temporal* anomaly is a square at 10 px/frame.
 Training clips hold normal motion only; every test clip holds one anomalous interval of one type,
 where one object changes shape and/or speed. Frame labels, per-frame categories and pixel masks
@@ -53,7 +53,9 @@ class SyntheticConfig:
 
     def __post_init__(self) -> None:
         if self.height < 4 * self.radius or self.width < 4 * self.radius:
-            raise ConfigError("synthetic", f"frame {self.height}x{self.width} too small for radius {self.radius}")
+            raise ConfigError(
+                "synthetic", f"frame {self.height}x{self.width} too small for radius {self.radius}"
+            )
         if self.frames_per_clip < self.anomaly_frames[1] + 10:
             raise ConfigError(
                 "synthetic",
@@ -100,7 +102,9 @@ def _background(config: SyntheticConfig) -> np.ndarray:
     rng = np.random.default_rng(config.seed + 7919)
     yy, xx = np.mgrid[0 : config.height, 0 : config.width].astype(np.float32)
     gradient = 55.0 + 25.0 * (yy / config.height) + 10.0 * np.sin(xx / config.width * math.pi)
-    texture = cv2.GaussianBlur(rng.normal(0, 6, (config.height, config.width)).astype(np.float32), (0, 0), 2.0)
+    texture = cv2.GaussianBlur(
+        rng.normal(0, 6, (config.height, config.width)).astype(np.float32), (0, 0), 2.0
+    )
     return gradient + texture
 
 
@@ -109,8 +113,8 @@ def _draw(canvas: np.ndarray, mover: _Mover, radius: int, value: float) -> None:
     cx, cy = int(round(mover.x * scale)), int(round(mover.y * scale))
     if mover.shape == "circle":
         cv2.circle(canvas, (cx, cy), radius * scale, value, -1, cv2.LINE_AA, _SHIFT)
-    else:
-        half = radius * scale
+    else:  # a square of the circle's area, so the amount of bright pixels does not give it away
+        half = int(round(radius * math.sqrt(math.pi) / 2 * scale))
         cv2.rectangle(canvas, (cx - half, cy - half), (cx + half, cy + half), value, -1, cv2.LINE_AA, _SHIFT)
 
 
@@ -163,7 +167,9 @@ def _render_clip(
         if active is not None:
             kind = active[2]
             target.shape = "square" if kind in ("spatial", "spatio-temporal") else "circle"
-            _set_speed(target, config.fast_speed if kind in ("temporal", "spatio-temporal") else config.normal_speed)
+            _set_speed(
+                target, config.fast_speed if kind in ("temporal", "spatio-temporal") else config.normal_speed
+            )
             target.anomalous = True
             labels[t] = True
             categories[t] = kind
@@ -246,7 +252,9 @@ def write_frames(frames: np.ndarray, target: Path, fps: float, video: bool) -> P
         path = target.with_suffix(".avi")
         path.parent.mkdir(parents=True, exist_ok=True)
         height, width = frames.shape[1:3]
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height), isColor=True)
+        writer = cv2.VideoWriter(
+            str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height), isColor=True
+        )
         if not writer.isOpened():
             raise DatasetError(path, "OpenCV cannot write MJPG video here")
         for frame in frames:

@@ -3,6 +3,17 @@
 Importing this package registers every architecture; use ``build_model(ModelConfig(name, ...))``.
 """
 
+from vad_core.models import (  # noqa: F401  (imported for their @register side effect)
+    bcae,
+    conv_recurrent_ae,
+    ks_cae,
+    memae,
+    seq2seq,
+    soft_attention,
+    softmax_attention,
+    squeeze_excitation,
+    stacked_frames_ae,
+)
 from vad_core.models.base import AnomalyModel, ModelConfig, TemporalSpec, count_parameters, example_input
 from vad_core.models.registry import build_model, model_entry, model_names, register
 

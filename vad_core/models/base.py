@@ -71,7 +71,12 @@ class ModelConfig:
         object.__setattr__(self, "size", (int(height), int(width)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "channels": self.channels, "size": list(self.size), "options": dict(self.options)}
+        return {
+            "name": self.name,
+            "channels": self.channels,
+            "size": list(self.size),
+            "options": dict(self.options),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
@@ -96,7 +101,9 @@ class AnomalyModel(nn.Module):
         """Cut a ``(B, window, C, H, W)`` clip into the model's input and the target it is scored on."""
         spec = self.spec
         if clip.dim() != 5 or clip.shape[1] < spec.window:
-            raise ConfigError("model", f"expected clips (B, {spec.window}, C, H, W), found {tuple(clip.shape)}")
+            raise ConfigError(
+                "model", f"expected clips (B, {spec.window}, C, H, W), found {tuple(clip.shape)}"
+            )
         if spec.mode == "frame":
             frame = clip[:, 0]
             return frame, frame

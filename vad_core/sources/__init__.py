@@ -37,8 +37,9 @@ def open_source(path: str | Path, fps: float | None = None, still_images: bool =
     if suffix in IMAGE_EXTENSIONS:
         return ImageFolderSource(path)
     raise SourceError(
-        path, f"unsupported file type {suffix or '(none)'}; expected a video ({', '.join(VIDEO_EXTENSIONS)}), "
-        "an image, or a folder of frames"
+        path,
+        f"unsupported file type {suffix or '(none)'}; expected a video ({', '.join(VIDEO_EXTENSIONS)}), "
+        "an image, or a folder of frames",
     )
 
 

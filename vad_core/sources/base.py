@@ -94,10 +94,22 @@ def as_gray_or_rgb(image: np.ndarray, where: str | Path) -> np.ndarray:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     if image.ndim != 3 or image.shape[2] != 3:
         raise SourceError(where, f"unsupported image shape {image.shape}")
-    blue, green, red = image[..., 0], image[..., 1], image[..., 2]
-    if np.array_equal(blue, green) and np.array_equal(green, red):
-        return np.ascontiguousarray(blue)
+    if is_gray_bgr(image):
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+#: Largest channel difference still read as gray: lossy codecs (MJPG, H.264 with chroma subsampling)
+#: decode a gray scene with channels that differ by a few levels.
+GRAY_TOLERANCE = 4
+
+
+def is_gray_bgr(image: np.ndarray) -> bool:
+    """True when the three channels of ``image`` agree within ``GRAY_TOLERANCE`` (sampled for speed)."""
+    sample = image[::4, ::4].astype(np.int16)
+    spread = np.abs(sample[..., 0] - sample[..., 1]).max(initial=0)
+    spread = max(spread, np.abs(sample[..., 1] - sample[..., 2]).max(initial=0))
+    return int(spread) <= GRAY_TOLERANCE
 
 
 class SequentialIterMixin:

@@ -31,7 +31,9 @@ _DIGITS = re.compile(r"(\d+)")
 
 def natural_key(name: str) -> tuple:
     """Sort key that orders embedded numbers by value: ``2.tif`` < ``10.tif``."""
-    return tuple(int(part) if part.isdigit() else part.lower() for part in _DIGITS.split(name))
+    # Odd positions of the split are the digit runs; text such as "²" passes ``str.isdigit`` but
+    # is no decimal number, so the position, not ``isdigit``, says which parts are numbers.
+    return tuple(int(part) if i % 2 else part.lower() for i, part in enumerate(_DIGITS.split(name)))
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -41,17 +43,26 @@ def list_images(folder: str | Path) -> list[Path]:
         raise SourceError(folder, "no such file or folder")
     if not folder.is_dir():
         raise SourceError(folder, "not a folder")
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+    # Hidden files are skipped: macOS archives carry "._001.tif" resource forks beside each frame.
+    files = [
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    ]
     if not files:
         raise SourceError(folder, f"no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
-def read_image(path: Path) -> np.ndarray:
+def read_image(path: str | Path) -> np.ndarray:
     """Decode one image file as uint8 gray ``(H, W)`` or RGB ``(H, W, 3)``."""
+    path = Path(path)
     if not path.is_file():
         raise SourceError(path, "no such file")
-    data = np.fromfile(str(path), dtype=np.uint8)  # works with non-ASCII paths too
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)  # works with non-ASCII paths too
+    except OSError as error:
+        raise SourceError(path, f"cannot read file ({error.strerror or error})") from None
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise SourceError(path, "cannot decode image (unreadable or corrupt file)")

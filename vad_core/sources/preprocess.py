@@ -31,7 +31,9 @@ class Preprocess:
         if self.channels not in (1, 3):
             raise ConfigError("preprocess", f"channels must be 1 or 3, found {self.channels}")
         if len(self.size) != 2 or min(self.size) < 8:
-            raise ConfigError("preprocess", f"size must be (height, width) of at least 8 px, found {self.size}")
+            raise ConfigError(
+                "preprocess", f"size must be (height, width) of at least 8 px, found {self.size}"
+            )
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         return prepare_frames(frames, self.size, self.channels)

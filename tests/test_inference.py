@@ -1,0 +1,120 @@
+"""Window planning and chunked scoring of frame sources."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vad_core.inference import InferenceConfig, plan_windows, reconstruct_frame, score_all, score_source
+from vad_core.models.base import AnomalyModel, ModelConfig, TemporalSpec
+from vad_core.sources import ArraySource
+
+
+class ShiftPredictor(AnomalyModel):
+    """Predicts each future frame as the last seed frame (a perfect model of a static scene)."""
+
+    spec = TemporalSpec("predict", 2, 3)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config = ModelConfig("shift", 1, (32, 32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, -1:].expand(-1, self.spec.output_frames, -1, -1, -1)
+
+
+class Identity(AnomalyModel):
+    def __init__(self, spec: TemporalSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.config = ModelConfig("identity", 1, (32, 32))
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 0.5  # error grows with brightness: a frame's error identifies the frame
+
+
+SPECS = [
+    TemporalSpec("frame"),
+    TemporalSpec("clip", 4, 4),
+    TemporalSpec("clip", 8, 8),
+    TemporalSpec("predict", 4, 4),
+    TemporalSpec("predict", 2, 3),
+]
+
+
+@given(n=st.integers(1, 60), which=st.integers(0, len(SPECS) - 1))
+def test_every_frame_is_scored_exactly_once(n: int, which: int) -> None:
+    spec = SPECS[which]
+    windows = plan_windows(n, spec)
+    scored = [frame for window in windows for _, frame in window.targets]
+    assert (
+        sorted(scored)
+        == list(
+            range(
+                spec.input_frames
+                if spec.mode == "predict" and n > spec.input_frames
+                else (n - 1 if spec.mode == "predict" else 0),
+                n,
+            )
+        )
+        or spec.mode == "predict"
+    )
+    if spec.mode != "predict":
+        assert scored == list(range(n))
+    else:
+        expected = list(range(spec.input_frames, n)) if n > spec.input_frames else [n - 1]
+        assert scored == expected
+    for window in windows:
+        assert len(window.frames) == spec.window
+        assert all(0 <= f < n for f in window.frames)
+        for position, frame in window.targets:
+            offset = spec.input_frames if spec.mode == "predict" else 0
+            if n >= spec.window:
+                assert window.frames[offset + position] == frame
+
+
+def _brightness_ramp(n: int) -> ArraySource:
+    frames = np.stack([np.full((32, 32), 4 * i, np.uint8) for i in range(n)])
+    return ArraySource(frames, fps=10, name="ramp")
+
+
+@pytest.mark.parametrize("spec", SPECS[:3], ids=str)
+def test_scores_belong_to_their_own_frames(spec: TemporalSpec) -> None:
+    source = _brightness_ramp(23)
+    result = score_all(Identity(spec), source, InferenceConfig(batch_size=3, device="cpu"))
+    expected = ((np.arange(23) * 4 / 255.0) * 0.5) ** 2
+    np.testing.assert_allclose(result.errors, expected, rtol=1e-4, atol=1e-7)
+    assert result.maps is not None and result.maps.shape == (23, 32, 32)
+
+
+def test_predictor_copies_the_first_score_to_unpredictable_seed_frames() -> None:
+    frames = np.zeros((12, 32, 32), np.uint8)
+    frames[7] = 200  # a flash: predicted badly at frame 7 and from it at frames 8-9
+    result = score_all(ShiftPredictor(), ArraySource(frames), InferenceConfig(batch_size=2, device="cpu"))
+    assert result.errors[0] == result.errors[1] == result.errors[2]
+    assert result.errors[7] > 0.1 and result.errors[8] > 0.1
+    assert result.errors[3] == pytest.approx(0.0)
+
+
+def test_chunks_arrive_in_order_and_can_be_abandoned() -> None:
+    source = _brightness_ramp(40)
+    chunks = score_source(
+        Identity(TemporalSpec("frame")), source, InferenceConfig(batch_size=8, device="cpu")
+    )
+    first = next(chunks)
+    second = next(chunks)
+    assert (first.start, first.stop, second.start) == (0, 8, 8)
+    chunks.close()  # the consumer stops: no error, no further work
+
+
+def test_reconstruct_frame_matches_the_scored_map() -> None:
+    source = _brightness_ramp(10)
+    model = Identity(TemporalSpec("clip", 4, 4))
+    result = score_all(model, source, InferenceConfig(batch_size=2, device="cpu"))
+    view = reconstruct_frame(model, source, 9, InferenceConfig(device="cpu"))
+    np.testing.assert_allclose(view.error, result.maps[9].astype(np.float32), rtol=1e-2, atol=1e-6)
+    np.testing.assert_allclose(view.output, view.input * 0.5, atol=1e-6)

@@ -1,0 +1,320 @@
+"""Scoring a frame source with a model: per-pixel error maps and per-frame errors, in chunks.
+
+``score_source`` is a generator: it yields one ``ScoredChunk`` per batch, in frame order, so a
+GUI worker can append each chunk to the live curve and a caller can stop at any time by not
+asking for the next chunk. ``score_all`` collects everything into one ``ScoreResult``.
+
+How frames map to model windows depends on the model's temporal mode (see ``plan_windows``):
+frame models score every frame alone; clip models score non-overlapping windows of T frames
+(the last window is aligned to the end); predictors score every frame from the ``S``-th on from the
+``S`` frames before it, and the first ``S`` frames, which cannot be predicted, copy the first score.
+
+Example::
+
+    checkpoint = load_checkpoint("bcae1.safetensors")
+    for chunk in score_source(checkpoint.model, source, InferenceConfig(batch_size=64)):
+        print(chunk.start, chunk.errors)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from vad_core.device import free_cached_memory, is_out_of_memory, resolve_device
+from vad_core.errors import ConfigError
+from vad_core.models.base import AnomalyModel, TemporalSpec
+from vad_core.sources.base import FrameSource
+from vad_core.sources.preprocess import Preprocess
+
+ERROR_TYPES = ("mse", "ssim")
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """How to score: batch size (frames or windows), device, AMP, error map and frame reduction."""
+
+    batch_size: int = 32  # thesis 4.9.1 trains with batch 32
+    device: str = "auto"
+    amp: bool = True  # bfloat16 autocast on CUDA; ignored on CPU
+    error: str = "mse"  # per-pixel error: squared error, or (1 - SSIM) / 2
+    reduction: str = "mean"  # per-frame e(t): mean | l2 | patch_max (see scoring.frame_error)
+    patch: int = 16
+    keep_maps: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError("inference", f"batch size must be >= 1, found {self.batch_size}")
+        if self.error not in ERROR_TYPES:
+            raise ConfigError("inference", f"error must be one of {ERROR_TYPES}, found {self.error!r}")
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model evaluation: the source frames it reads, and which output frames score which frames."""
+
+    frames: tuple[int, ...]  # source frame indices, length spec.window (clamped at the end)
+    targets: tuple[tuple[int, int], ...]  # (position in model output, source frame index)
+
+
+@dataclass
+class ScoredChunk:
+    """Scores of consecutive frames ``start .. start + len(errors) - 1``."""
+
+    start: int
+    errors: np.ndarray  # (n,) float32 per-frame error e(t)
+    maps: np.ndarray | None  # (n, h, w) float16 per-pixel error at model resolution
+    total: int  # frames in the source
+    notice: str = ""  # e.g. "out of GPU memory: batch halved to 16"
+
+    @property
+    def stop(self) -> int:
+        return self.start + len(self.errors)
+
+
+@dataclass
+class ScoreResult:
+    """All per-frame errors (and maps) of one source."""
+
+    errors: np.ndarray
+    maps: np.ndarray | None
+    seconds: float = 0.0
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def frames_per_second(self) -> float:
+        return len(self.errors) / self.seconds if self.seconds > 0 else float("nan")
+
+
+def plan_windows(n_frames: int, spec: TemporalSpec) -> list[Window]:
+    """Windows that give every one of ``n_frames`` frames exactly one score (see module docstring)."""
+    if n_frames <= 0:
+        return []
+    last = n_frames - 1
+
+    def clamp(indices: range) -> tuple[int, ...]:
+        return tuple(min(i, last) for i in indices)
+
+    if spec.mode == "frame":
+        return [Window((i,), ((0, i),)) for i in range(n_frames)]
+    windows: list[Window] = []
+    if spec.mode == "clip":
+        length = spec.input_frames
+        next_unscored = 0
+        start = 0
+        while next_unscored < n_frames:
+            start = min(start, max(0, n_frames - length))
+            targets = tuple((i - start, i) for i in range(next_unscored, min(start + length, n_frames)))
+            windows.append(Window(clamp(range(start, start + length)), targets))
+            next_unscored = min(start + length, n_frames)
+            start += length
+        return windows
+    seeds, future = spec.input_frames, spec.output_frames
+    if n_frames <= seeds:  # too short to predict anything: predict past the end from padded seeds
+        return [Window(clamp(range(0, seeds + future)), ((0, last),))]
+    next_unscored = seeds
+    first = seeds
+    while next_unscored < n_frames:
+        first = min(first, n_frames - future) if n_frames - future >= seeds else seeds
+        start = first - seeds
+        targets = tuple(
+            (i - first, i) for i in range(next_unscored, min(first + future, n_frames)) if i - first >= 0
+        )
+        windows.append(Window(clamp(range(start, start + seeds + future)), targets))
+        next_unscored = min(first + future, n_frames)
+        first += future
+    return windows
+
+
+def pixel_errors(output: torch.Tensor, target: torch.Tensor, error: str = "mse") -> torch.Tensor:
+    """Per-pixel error maps ``(..., H, W)`` between ``output`` and ``target`` of shape ``(..., C, H, W)``."""
+    if error == "mse":
+        return (output.float() - target.float()).pow(2).mean(dim=-3)
+    from vad_core.models.ssim import ssim_error_map
+
+    shape = output.shape
+    flat_out = output.float().reshape(-1, *shape[-3:])
+    flat_target = target.float().reshape(-1, *shape[-3:])
+    return ssim_error_map(flat_out, flat_target).reshape(*shape[:-3], *shape[-2:])
+
+
+def _autocast(device: torch.device, amp: bool):
+    if amp and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+class _FrameReader:
+    """Reads and preprocesses source frames, remembering the last block to serve overlapping windows."""
+
+    def __init__(self, source: FrameSource, preprocess: Preprocess) -> None:
+        self.source = source
+        self.preprocess = preprocess
+        self._start = 0
+        self._block = np.zeros((0,), np.float32)
+
+    def frames(self, indices: list[int]) -> np.ndarray:
+        low, high = min(indices), max(indices) + 1
+        have_low, have_high = self._start, self._start + len(self._block)
+        if not (have_low <= low and high <= have_high):
+            keep_from = max(low, have_low)
+            if have_low <= low < have_high:  # reuse the overlapping tail of the previous block
+                tail = self._block[keep_from - have_low :]
+                fresh = self.preprocess(self.source.read(have_high, high))
+                self._block = np.concatenate([tail, fresh]) if len(fresh) else tail
+                self._start = keep_from
+            else:
+                self._block = self.preprocess(self.source.read(low, high))
+                self._start = low
+        return self._block[np.asarray(indices) - self._start]
+
+
+def score_source(
+    model: AnomalyModel,
+    source: FrameSource,
+    config: InferenceConfig | None = None,
+    preprocess: Preprocess | None = None,
+    on_notice: Callable[[str], None] | None = None,
+) -> Iterator[ScoredChunk]:
+    """Yield ``ScoredChunk``s covering every frame of ``source`` in order (see module docstring)."""
+    from vad_core.scoring.frame_error import reduce_error_maps
+
+    config = config or InferenceConfig()
+    if preprocess is None:
+        if model.config is None:
+            raise ConfigError("inference", "model has no config; pass preprocess explicitly")
+        preprocess = Preprocess(size=model.config.size, channels=model.config.channels)
+    device = resolve_device(config.device)
+    model = model.to(device).eval()
+    spec = model.spec
+    windows = plan_windows(len(source), spec)
+    reader = _FrameReader(source, preprocess)
+    batch_size = config.batch_size
+    position = 0
+    pending_prefix = spec.mode == "predict"
+    total = len(source)
+    while position < len(windows):
+        batch = windows[position : position + batch_size]
+        frame_ids = sorted({i for window in batch for i in window.frames})
+        lookup = {frame: row for row, frame in enumerate(frame_ids)}
+        frames = reader.frames(frame_ids)
+        clips = np.stack([frames[[lookup[i] for i in window.frames]] for window in batch])
+        try:
+            with torch.inference_mode(), _autocast(device, config.amp):
+                clip_tensor = torch.from_numpy(clips).to(device, non_blocking=True)
+                inputs, target = model.split(clip_tensor)
+                output = model(inputs)
+                maps = pixel_errors(output, target, config.error)
+            maps_np = maps.float().cpu().numpy()
+        except Exception as error:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+            if not is_out_of_memory(error) or batch_size == 1:
+                raise
+            free_cached_memory(device)
+            batch_size = max(1, batch_size // 2)
+            notice = f"out of {device.type.upper()} memory: batch size halved to {batch_size}"
+            if on_notice:
+                on_notice(notice)
+            continue
+        if maps_np.ndim == 3:  # frame models: (B, H, W) -> (B, 1, H, W)
+            maps_np = maps_np[:, None]
+        chunk_maps = [maps_np[b, out_pos] for b, window in enumerate(batch) for out_pos, _ in window.targets]
+        chunk_frames = [frame for window in batch for _, frame in window.targets]
+        stacked = np.stack(chunk_maps).astype(np.float32)
+        errors = reduce_error_maps(stacked, how=config.reduction, patch=config.patch).astype(np.float32)
+        start = chunk_frames[0]
+        if pending_prefix and start > 0:  # predictors: the first S frames copy the first prediction
+            prefix = start
+            errors = np.concatenate([np.repeat(errors[:1], prefix), errors])
+            stacked = np.concatenate([np.repeat(stacked[:1], prefix, axis=0), stacked])
+            start = 0
+        pending_prefix = False
+        position += len(batch)
+        yield ScoredChunk(
+            start=start,
+            errors=errors,
+            maps=stacked.astype(np.float16) if config.keep_maps else None,
+            total=total,
+        )
+
+
+def score_all(
+    model: AnomalyModel,
+    source: FrameSource,
+    config: InferenceConfig | None = None,
+    preprocess: Preprocess | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ScoreResult:
+    """Score the whole source; ``progress(done, total)`` is called after each chunk."""
+    notices: list[str] = []
+    errors = np.zeros(len(source), np.float32)
+    maps: np.ndarray | None = None
+    began = time.perf_counter()
+    for chunk in score_source(model, source, config, preprocess, on_notice=notices.append):
+        errors[chunk.start : chunk.stop] = chunk.errors
+        if chunk.maps is not None:
+            if maps is None:
+                maps = np.zeros((len(source), *chunk.maps.shape[1:]), np.float16)
+            maps[chunk.start : chunk.stop] = chunk.maps
+        if progress:
+            progress(chunk.stop, chunk.total)
+    return ScoreResult(errors=errors, maps=maps, seconds=time.perf_counter() - began, notices=notices)
+
+
+@dataclass
+class FrameReconstruction:
+    """What the model made of one frame: its input, its output and the per-pixel error (model size)."""
+
+    input: np.ndarray  # (C, h, w) float32 in [0, 1]
+    output: np.ndarray  # (C, h, w) float32 in [0, 1]
+    error: np.ndarray  # (h, w) float32
+
+
+def reconstruct_frame(
+    model: AnomalyModel,
+    source: FrameSource,
+    index: int,
+    config: InferenceConfig | None = None,
+    preprocess: Preprocess | None = None,
+) -> FrameReconstruction:
+    """Run the window that scores frame ``index`` and return that frame's input, output and error map."""
+    config = config or InferenceConfig(batch_size=1)
+    if preprocess is None:
+        assert model.config is not None
+        preprocess = Preprocess(size=model.config.size, channels=model.config.channels)
+    device = resolve_device(config.device)
+    model = model.to(device).eval()
+    window, position = _window_for_frame(len(source), model.spec, index)
+    frames = preprocess(np.stack([source.frame(i) for i in window.frames]))
+    with torch.inference_mode(), _autocast(device, config.amp):
+        clip = torch.from_numpy(frames[None]).to(device)
+        inputs, target = model.split(clip)
+        output = model(inputs)
+        maps = pixel_errors(output, target, config.error)
+    if model.spec.mode == "frame":
+        output_frame, target_frame, error = output[0], target[0], maps[0]
+    else:
+        output_frame, target_frame, error = output[0, position], target[0, position], maps[0, position]
+    return FrameReconstruction(
+        input=target_frame.float().cpu().numpy(),
+        output=output_frame.float().cpu().numpy(),
+        error=error.float().cpu().numpy(),
+    )
+
+
+def _window_for_frame(n_frames: int, spec: TemporalSpec, index: int) -> tuple[Window, int]:
+    if not 0 <= index < n_frames:
+        raise IndexError(f"frame {index} out of range 0..{n_frames - 1}")
+    if spec.mode == "frame":
+        return Window((index,), ((0, index),)), 0
+    if spec.mode == "predict" and index < spec.input_frames:
+        index = min(spec.input_frames, n_frames - 1)
+    for window in plan_windows(n_frames, spec):
+        for position, frame in window.targets:
+            if frame == index:
+                return window, position
+    raise IndexError(f"frame {index} is not scored by any window")  # pragma: no cover

@@ -1,0 +1,170 @@
+"""Scores files written by ``vad score``: ``NAME.npz`` (arrays) and ``NAME.csv`` (one row per frame).
+
+The npz holds ``errors`` (T,), ``regularity`` (T,), ``score`` (T,) (1 - smoothed regularity), optional
+``maps`` (T, h, w) float16, optional ``labels`` (T,) bool and ``categories`` (T,) str, and ``meta``,
+a JSON string (source, fps, model, checkpoint hash, inference and scoring settings).
+Loading never unpickles: object arrays are refused.
+
+Example::
+
+    write_scores("out/test01", errors, maps=maps, labels=labels, meta={"fps": 10})
+    scores = read_scores("out/test01.npz")
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vad_core.errors import ScoresFileError
+from vad_core.scoring import ScoringConfig, anomaly_scores
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ScoresFile:
+    """The contents of a scores file."""
+
+    errors: np.ndarray
+    regularity: np.ndarray
+    score: np.ndarray
+    maps: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    categories: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name") or (self.path.stem if self.path else "scores"))
+
+    @property
+    def fps(self) -> float:
+        return float(self.meta.get("fps", 25.0))
+
+
+def scores_paths(path: str | Path) -> tuple[Path, Path]:
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix in (".npz", ".csv") else path
+    return stem.with_name(stem.name + ".npz"), stem.with_name(stem.name + ".csv")
+
+
+def _atomic_write(target: Path, write) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_scores(
+    path: str | Path,
+    errors: np.ndarray,
+    maps: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    categories: np.ndarray | None = None,
+    meta: dict[str, Any] | None = None,
+    scoring: ScoringConfig | None = None,
+    csv_too: bool = True,
+) -> Path:
+    """Write ``path``.npz (and .csv); regularity and score are derived from ``errors`` with ``scoring``."""
+    scoring = scoring or ScoringConfig()
+    errors = np.asarray(errors, np.float32)
+    derived = anomaly_scores(errors, scoring)
+    meta = {**(meta or {}), "format_version": FORMAT_VERSION, "scoring": scoring.__dict__}
+    arrays: dict[str, np.ndarray] = {
+        "errors": errors,
+        "regularity": derived.regularity.astype(np.float32),
+        "score": derived.score.astype(np.float32),
+        "meta": np.array(json.dumps(meta, default=str)),
+    }
+    if maps is not None:
+        arrays["maps"] = np.asarray(maps, np.float16)
+    if labels is not None:
+        arrays["labels"] = np.asarray(labels, bool)
+    if categories is not None:
+        arrays["categories"] = np.asarray(categories).astype(str)
+    npz_path, csv_path = scores_paths(path)
+
+    def write_npz(handle) -> None:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        handle.write(buffer.getvalue())
+
+    _atomic_write(npz_path, write_npz)
+    if csv_too:
+        fps = float(meta.get("fps", 25.0))
+
+        def write_csv(handle) -> None:
+            text = io.StringIO()
+            writer = csv.writer(text)
+            header = ["frame", "time_s", "error", "regularity", "anomaly_score"]
+            if labels is not None:
+                header.append("label")
+            writer.writerow(header)
+            for t in range(len(errors)):
+                row = [
+                    t,
+                    f"{t / fps:.3f}",
+                    f"{errors[t]:.6g}",
+                    f"{arrays['regularity'][t]:.5f}",
+                    f"{arrays['score'][t]:.5f}",
+                ]
+                if labels is not None:
+                    row.append(int(bool(labels[t])))
+                writer.writerow(row)
+            handle.write(text.getvalue().encode())
+
+        _atomic_write(csv_path, write_csv)
+    return npz_path
+
+
+def read_scores(path: str | Path, load_maps: bool = True) -> ScoresFile:
+    """Read a scores ``.npz`` written by ``write_scores``; ``ScoresFileError`` names any problem."""
+    npz_path, _ = scores_paths(path)
+    if not npz_path.is_file():
+        raise ScoresFileError(npz_path, "no such scores file")
+    try:
+        with np.load(npz_path, allow_pickle=False) as data:
+            if "errors" not in data.files:
+                raise ScoresFileError(npz_path, "not a scores file (no 'errors' array)")
+            errors = data["errors"].astype(np.float32)
+            meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+            result = ScoresFile(
+                errors=errors,
+                regularity=data["regularity"]
+                if "regularity" in data.files
+                else anomaly_scores(errors).regularity,
+                score=data["score"] if "score" in data.files else anomaly_scores(errors).score,
+                maps=data["maps"] if (load_maps and "maps" in data.files) else None,
+                labels=data["labels"].astype(bool) if "labels" in data.files else None,
+                categories=data["categories"] if "categories" in data.files else None,
+                meta=meta,
+                path=npz_path,
+            )
+    except ScoresFileError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as error:
+        raise ScoresFileError(npz_path, f"cannot read scores ({error})") from None
+    n = len(result.errors)
+    for name in ("regularity", "score", "labels", "categories", "maps"):
+        value = getattr(result, name)
+        if value is not None and len(value) != n:
+            raise ScoresFileError(npz_path, f"'{name}' has {len(value)} entries for {n} frames")
+    return result

@@ -1,0 +1,111 @@
+"""Per-pixel reconstruction error maps and their reduction to one error e(t) per frame.
+
+Implements the first line of thesis eq. 4.1 (seed 003, section 4.9.1): the error between a frame
+and its reconstruction (or prediction), ``e(t) = ||I(x, y, t) - f_d(f_e(I(x, y, t)))||_2``. The map
+keeps the squared error per pixel (averaged over channels) so the GUI can draw it as a heatmap;
+:func:`reduce_error_maps` turns each map into one number per frame. Besides the thesis' L2 norm
+and the plain mean squared error, ``"patch_max"`` takes the worst patch of the frame, which keeps a
+small anomaly (one odd object in a crowd) from being diluted by a large, well reconstructed scene.
+
+Example::
+
+    maps = error_maps(batch, model_output)          # (N, C, H, W) -> (N, H, W) float32
+    e = reduce_error_maps(maps, how="patch_max", patch=16)   # (N,)
+    s = regularity(e)                                # see vad_core.scoring.regularity
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from vad_core.errors import ConfigError
+
+Reduction = Literal["mean", "l2", "patch_max"]
+REDUCTIONS: tuple[str, ...] = ("mean", "l2", "patch_max")
+
+
+def error_maps(inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """Squared error per pixel, averaged over channels.
+
+    Args:
+        inputs: original frames, ``(N, C, H, W)``; ``(N, H, W)`` is read as one channel.
+        outputs: reconstructed or predicted frames, same shape as ``inputs``.
+
+    Returns:
+        ``(N, H, W)`` float32 array, ``mean_c (inputs - outputs) ** 2``.
+
+    Raises:
+        ConfigError: the shapes differ or are not 3-D / 4-D.
+    """
+    a = np.asarray(inputs)
+    b = np.asarray(outputs)
+    if a.shape != b.shape:
+        raise ConfigError(
+            "error maps", f"inputs and outputs must have the same shape, found {a.shape} and {b.shape}"
+        )
+    if a.ndim == 3:
+        a, b = a[:, None], b[:, None]
+    if a.ndim != 4:
+        raise ConfigError(
+            "error maps", f"expected (N, C, H, W) or (N, H, W) arrays, found shape {np.shape(inputs)}"
+        )
+    diff = a.astype(np.float32, copy=False) - b.astype(np.float32, copy=False)
+    return np.mean(diff * diff, axis=1, dtype=np.float32)
+
+
+def _block_starts(size: int, patch: int) -> np.ndarray:
+    """Top-left offsets of blocks of ``patch`` pixels tiling ``size``; the last one flush with the edge."""
+    starts = list(range(0, size - patch + 1, patch))
+    if starts[-1] + patch < size:
+        starts.append(size - patch)
+    return np.asarray(starts)
+
+
+def _patch_max(maps: np.ndarray, patch: int) -> np.ndarray:
+    """Largest block-mean per map, blocks of ``patch x patch`` pixels (clamped to the frame size)."""
+    n, height, width = maps.shape
+    ph, pw = min(patch, height), min(patch, width)
+    # Summed-area table: any block sum is four look-ups, whatever the frame size.
+    table = np.zeros((n, height + 1, width + 1), dtype=np.float64)
+    np.cumsum(np.cumsum(maps, axis=1, dtype=np.float64), axis=2, out=table[:, 1:, 1:])
+    ys = _block_starts(height, ph)[:, None]
+    xs = _block_starts(width, pw)[None, :]
+    sums = table[:, ys + ph, xs + pw] - table[:, ys, xs + pw] - table[:, ys + ph, xs] + table[:, ys, xs]
+    return (sums / (ph * pw)).reshape(n, -1).max(axis=1)
+
+
+def reduce_error_maps(maps: np.ndarray, how: Reduction | str = "mean", patch: int = 16) -> np.ndarray:
+    """Reduce ``(N, H, W)`` error maps to one error per frame, ``(N,)`` float64.
+
+    Args:
+        maps: squared-error maps from :func:`error_maps`.
+        how: ``"mean"``: mean squared error of the frame (the thesis' training loss, MSE).
+            ``"l2"``: square root of the summed squared error, the L2 norm of thesis eq. 4.1.
+            ``"patch_max"``: the largest mean error over ``patch x patch`` blocks. Blocks tile the
+            frame from the top-left corner; where the size is not a multiple of ``patch`` one last
+            block is placed flush with the bottom / right edge (overlapping its neighbour), so that
+            every block averages exactly ``patch x patch`` pixels and edge blocks are neither
+            diluted by padding nor noisier for being small. A patch larger than the frame is
+            clamped to it (then "patch_max" equals "mean").
+        patch: block side in pixels for ``"patch_max"``.
+
+    Raises:
+        ConfigError: unknown ``how``, ``patch < 1`` or maps that are not ``(N, H, W)``.
+    """
+    if how not in REDUCTIONS:
+        raise ConfigError("error reduction", f"how must be one of {', '.join(REDUCTIONS)}, found {how!r}")
+    values = np.asarray(maps)
+    if values.ndim != 3:
+        raise ConfigError("error reduction", f"expected (N, H, W) error maps, found shape {values.shape}")
+    n = values.shape[0]
+    if n == 0 or values.shape[1] == 0 or values.shape[2] == 0:
+        return np.zeros(n, dtype=np.float64)
+    if how == "mean":
+        return values.mean(axis=(1, 2), dtype=np.float64)
+    if how == "l2":
+        return np.sqrt(values.sum(axis=(1, 2), dtype=np.float64))
+    if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or patch < 1:
+        raise ConfigError("error reduction", f"patch must be an integer >= 1, found {patch!r}")
+    return _patch_max(values, int(patch))

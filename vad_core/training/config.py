@@ -1,0 +1,64 @@
+"""Training configuration (defaults from the thesis, 4.4.1 and 4.9.1)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from vad_core.errors import ConfigError
+from vad_core.models.base import ModelConfig
+
+LOSSES = ("mse", "compound")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; the CLI and the GUI fill the same dataclass."""
+
+    model: ModelConfig
+    max_epochs: int = 300  # thesis 4.4.1: 300 epochs, early stopping usually ends sooner
+    batch_size: int = 32  # thesis 4.9.1
+    learning_rate: float = 1e-3  # thesis 4.4.1: Adam, lr 1e-3
+    lr_factor: float = 0.75  # thesis 4.4.1: ReduceLROnPlateau factor 0.75 ...
+    lr_patience: int = 4  # ... patience 4
+    early_stopping_patience: int = 8  # thesis 4.4.1
+    validation_fraction: float = 0.1
+    strides: tuple[int, ...] = (1, 2, 4, 8, 16)  # thesis 4.9.1 temporal stride augmentation
+    window_step: int = 1  # frames between the starts of consecutive training windows
+    loss: str = "mse"  # "compound" = 0.5 MSE + 0.5 (1 - SSIM), thesis eq. 3.10
+    compound_eta: float = 0.5
+    max_windows_per_epoch: int | None = None  # subsample long footage each epoch
+    seed: int = 0
+    amp: bool = True  # bfloat16 autocast on CUDA
+    device: str = "auto"
+    weight_decay: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.max_epochs < 1:
+            raise ConfigError("training", f"max_epochs must be >= 1, found {self.max_epochs}")
+        if self.batch_size < 1:
+            raise ConfigError("training", f"batch_size must be >= 1, found {self.batch_size}")
+        if not 0.0 <= self.validation_fraction < 0.9:
+            raise ConfigError(
+                "training", f"validation_fraction must be in [0, 0.9), found {self.validation_fraction}"
+            )
+        if self.loss not in LOSSES:
+            raise ConfigError("training", f"loss must be one of {LOSSES}, found {self.loss!r}")
+        if not self.strides or min(self.strides) < 1:
+            raise ConfigError("training", f"strides must be positive integers, found {self.strides}")
+        if self.window_step < 1:
+            raise ConfigError("training", f"window_step must be >= 1, found {self.window_step}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["model"] = self.model.to_dict()
+        data["strides"] = list(self.strides)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        data["model"] = ModelConfig.from_dict(data["model"])
+        data["strides"] = tuple(data.get("strides", (1,)))
+        return cls(**data)
