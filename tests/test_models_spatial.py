@@ -352,3 +352,19 @@ def test_svdd_stops_when_asked():
     with pytest.raises(Cancelled):
         svdd_finetune(model, lambda: batches, epochs=2, should_stop=lambda: True)
     assert all(p.requires_grad for p in model.parameters())
+
+
+def test_fused_ks_cae_checkpoint_loads_and_matches(tmp_path) -> None:
+    from vad_core.checkpoint import load_checkpoint, save_checkpoint
+    from vad_core.models.ks_cae import fuse_checkpoint
+
+    model = build_model(ModelConfig("ks_cae", 1, (32, 32)))
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            model(torch.rand(4, 1, 32, 32))  # non-trivial BatchNorm statistics
+    path = save_checkpoint(model.eval(), tmp_path / "ks")
+    fused = load_checkpoint(fuse_checkpoint(path))
+    assert fused.config.options["fused"] is True
+    x = torch.rand(2, 1, 32, 32)
+    torch.testing.assert_close(fused.model(x), model(x), atol=1e-5, rtol=1e-4)

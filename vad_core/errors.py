@@ -49,6 +49,14 @@ class LabelFileError(VadError):
     """A label document cannot be read, validated or written."""
 
 
+class LabelVersionError(LabelFileError):
+    """A label file was written by a newer vad-review (a format version this one cannot read)."""
+
+
+class LabelEditError(VadError):
+    """A label edit does not fit the document (frame outside the video, unknown interval id, ...)."""
+
+
 class ScoresFileError(VadError):
     """A scores file (.npz / .csv written by ``vad score``) is missing or malformed."""
 

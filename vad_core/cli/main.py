@@ -216,7 +216,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     from vad_core.models import ModelConfig, build_model, count_parameters, model_entry, model_names
 
     size = _size(args.size)
-    print(f"{'name':<16} {'family':<24} {'mode':<8} {'params (1 ch)':>14} {'params (3 ch)':>14}  summary")
+    print(f"{'name':<16} {'family':<33} {'mode':<8} {'params (1 ch)':>14} {'params (3 ch)':>14}  summary")
     for name in model_names():
         entry = model_entry(name)
         counts = []
@@ -224,7 +224,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             model = build_model(ModelConfig(name, channels, size))
             counts.append(count_parameters(model))
         mode = model.spec.mode
-        print(f"{name:<16} {entry.family:<24} {mode:<8} {counts[0]:>14,} {counts[1]:>14,}  {entry.summary}")
+        print(f"{name:<16} {entry.family:<33} {mode:<8} {counts[0]:>14,} {counts[1]:>14,}  {entry.summary}")
     print(f"\n(parameter counts at {size[0]}x{size[1]} input with default options)")
     return 0
 
@@ -266,7 +266,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     options = {}
     for item in args.option or []:
         key, _, value = item.partition("=")
-        options[key] = _parse_value(value)
+        options[key] = parse_option_value(value)
     model_config = ModelConfig(args.model, args.channels, _size(args.size), options)
     config = TrainConfig(
         model=model_config,
@@ -341,7 +341,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_value(text: str):
+def parse_option_value(text: str) -> bool | int | float | str:
+    """``"true"`` -> True, ``"3"`` -> 3, ``"1e-3"`` -> 0.001, anything else stays a string."""
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -472,7 +473,11 @@ def _eval_scores(args: argparse.Namespace) -> int:
         files.extend(sorted(path.glob("*.npz")) if path.is_dir() else [path])
     if not files:
         raise VadError(args.scores[0], "no scores files (.npz) found")
-    external = _read_label_file(args.labels) if args.labels else {}
+    lengths = {}
+    for path in files:
+        scores = read_scores(path, load_maps=False)
+        lengths[scores.name] = len(scores.errors)
+    external = _read_label_file(args.labels, lengths) if args.labels else {}
     clips = []
     scoring = ScoringConfig(smooth_window=args.smooth, threshold=args.threshold)
     for path in files:
@@ -499,19 +504,11 @@ def _eval_scores(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_label_file(path_text: str) -> dict:
-    """Labels for ``vad eval``: a .npy per-frame 0/1 array, or a label document / CSV via vad_core.labels."""
-    import numpy as np
-
-    path = Path(path_text)
-    if path.suffix == ".npy":
-        try:
-            return {path.stem: np.load(path, allow_pickle=False).astype(bool)}
-        except (OSError, ValueError) as error:
-            raise VadError(path, f"cannot read labels ({error})") from None
+def _read_label_file(path_text: str, lengths: dict[str, int] | None = None) -> dict:
+    """Labels for ``vad eval``: a label document, CSV of intervals, .npy per-frame 0/1 array or UCSD .m."""
     from vad_core.labels.io import read_frame_labels
 
-    return read_frame_labels(path)
+    return read_frame_labels(Path(path_text), lengths=lengths)
 
 
 # ----------------------------------------------------------------------------------------------- parser

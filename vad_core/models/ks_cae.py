@@ -22,6 +22,8 @@ Example::
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from torch import nn
 
 from vad_core.models.asymmetric import ACB, ADB
@@ -61,7 +63,33 @@ def build_ks_cae_layers(
 @register(
     "ks_cae", family="spatial CAE", summary="BCAE2 with ACB/ADB kernel strengthening, fusable (thesis 4.5)"
 )
-def build_ks_cae(channels: int, size: tuple[int, int]) -> ConvAutoEncoder:
-    """KS CAE; ``encode`` gives 300 x H/32 x W/32, ``last_encoder_layer`` the plain bottleneck conv."""
+def build_ks_cae(channels: int, size: tuple[int, int], fused: bool = False) -> ConvAutoEncoder:
+    """KS CAE; ``encode`` gives 300 x H/32 x W/32, ``last_encoder_layer`` the plain bottleneck conv.
+
+    ``fused=True`` builds the deployed form (every ACB/ADB already folded into one kernel), the
+    architecture a checkpoint written after ``fuse_model`` holds (see ``fuse_checkpoint``).
+    """
     encoder, decoder = build_ks_cae_layers(channels)
-    return ConvAutoEncoder(channels, encoder, decoder)
+    model = ConvAutoEncoder(channels, encoder, decoder)
+    if fused:
+        from vad_core.models.asymmetric import fuse_model
+
+        fuse_model(model.eval())
+    return model
+
+
+def fuse_checkpoint(path: str | Path, output: str | Path | None = None) -> Path:
+    """Write the fused (deployed) form of a trained ``ks_cae`` checkpoint; returns the new path."""
+    from vad_core.checkpoint import load_checkpoint, save_checkpoint
+    from vad_core.models.asymmetric import fuse_model
+    from vad_core.models.base import ModelConfig
+
+    checkpoint = load_checkpoint(path)
+    model = fuse_model(checkpoint.model.eval())
+    config = checkpoint.config
+    model.config = ModelConfig(config.name, config.channels, config.size, {**config.options, "fused": True})
+    metadata = {
+        k: v for k, v in checkpoint.metadata.items() if k not in ("weights_sha256", "created", "preprocess")
+    }
+    source = Path(checkpoint.path or path)
+    return save_checkpoint(model, output or source.with_name(source.stem + "_fused"), metadata)

@@ -77,16 +77,18 @@ class ConvRecurrentSeq2Seq(AnomalyModel):
         check_clip(inputs, self.channels)
         return self.encoder(inputs)[0]
 
-    def forward(self, inputs: Tensor) -> Tensor:
+    def forward(self, inputs: Tensor, steps: int | None = None) -> Tensor:
+        """Predict ``steps`` (default ``predicted_frames``) future frames from the seed frames."""
         check_clip(inputs, self.channels)
+        steps = self.spec.output_frames if steps is None else steps
         bottlenecks, encoder_states = self.encoder(inputs)
         latent = bottlenecks[:, -1:]
         decoder_states = None
         predictions: list[Tensor] = []
-        for step in range(self.spec.output_frames):
+        for step in range(steps):
             frame, decoder_states = self.decoder(latent, decoder_states)
             predictions.append(frame)
-            if step + 1 < self.spec.output_frames:
+            if step + 1 < steps:
                 latent, encoder_states = self.encoder(frame, encoder_states)
         return torch.cat(predictions, dim=1)
 

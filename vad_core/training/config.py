@@ -28,6 +28,7 @@ class TrainConfig:
     loss: str = "mse"  # "compound" = 0.5 MSE + 0.5 (1 - SSIM), thesis eq. 3.10
     compound_eta: float = 0.5
     max_windows_per_epoch: int | None = None  # subsample long footage each epoch
+    max_seconds: float | None = None  # stop after the epoch that passes this wall-clock budget
     seed: int = 0
     amp: bool = True  # bfloat16 autocast on CUDA
     device: str = "auto"

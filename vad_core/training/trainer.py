@@ -235,6 +235,9 @@ def train_iter(
             val_loss=val_loss,
             learning_rate=learning_rate,
         )
+        if config.max_seconds is not None and time.perf_counter() - began > config.max_seconds:
+            yield TrainEvent("info", epoch=epoch, message=f"time budget of {config.max_seconds:g} s reached")
+            break
         if bad_epochs >= config.early_stopping_patience:
             stopped_early = True
             yield TrainEvent(

@@ -1,0 +1,195 @@
+"""Train several zoo models on one dataset and compare frame-level AUROC under scoring variants.
+
+The data is the built-in synthetic benchmark, a dataset folder, or a cache written by
+``benchmarks/make_cache.py`` (frames already resized; used to carry UCSD Ped2 to a GPU machine).
+Checkpoints are written to ``--out``; the printed tables are what the README quotes.
+
+    python benchmarks/train_experiments.py --data synthetic --models bcae1 cgru_ae seq2seq_cgru --out runs/syn
+    python benchmarks/train_experiments.py --data .carry/ped2_128x128.npz --models bcae1 ssa_cae --svdd bcae1 \
+        --max-seconds 90 --out $OUT/ped2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vad_core.cli.main import parse_option_value
+from vad_core.datasets.base import VideoClip, VideoDataset
+from vad_core.inference import InferenceConfig, score_all
+from vad_core.metrics import evaluate_videos, per_category_auroc
+from vad_core.models import ModelConfig, count_parameters
+from vad_core.scoring import ScoringConfig, anomaly_scores, reduce_error_maps
+from vad_core.sources import ArraySource, Preprocess
+from vad_core.training import FrameBank, TrainConfig, train
+
+VARIANTS = [
+    ("mean", 16, False),
+    ("mean", 16, True),
+    ("patch_max", 16, False),
+    ("patch_max", 16, True),
+    ("patch_max", 32, True),
+    ("patch_max", 8, True),
+]
+
+
+def load_data(spec: str, size: tuple[int, int]) -> VideoDataset:
+    if spec == "synthetic":
+        from vad_core.datasets.synthetic import SyntheticConfig, make_synthetic_dataset
+
+        return make_synthetic_dataset(SyntheticConfig())
+    path = Path(spec)
+    if path.suffix == ".npz":
+        data = np.load(path)
+
+        def clips(split: str, labelled: bool) -> list[VideoClip]:
+            frames, lengths = data[split], data[f"{split}_lengths"]
+            names = data[f"{split}_names"]
+            labels = data["test_labels"] if labelled else None
+            out, start = [], 0
+            for name, length in zip(names, lengths, strict=True):
+                clip_labels = labels[start : start + length] if labelled else None
+                out.append(
+                    VideoClip(
+                        str(name),
+                        ArraySource(frames[start : start + length], fps=10, name=str(name)),
+                        clip_labels,
+                    )
+                )
+                start += length
+            return out
+
+        return VideoDataset(path.stem, clips("train", False), clips("test", True), fps=10)
+    from vad_core.datasets import open_dataset
+
+    return open_dataset(path)
+
+
+def parse_model(text: str) -> tuple[str, dict]:
+    name, _, rest = text.partition(":")
+    options = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        options[key] = parse_option_value(value)
+    return name, options
+
+
+def evaluate_variants(model, dataset: VideoDataset, device: str, batch: int) -> tuple[dict, float]:
+    maps_per_clip = {}
+    began = time.perf_counter()
+    for clip in dataset.test:
+        result = score_all(model, clip.source, InferenceConfig(batch_size=batch, device=device))
+        maps_per_clip[clip.name] = result.maps.astype(np.float32)
+    seconds = time.perf_counter() - began
+    table = {}
+    for reduction, patch, use_log in VARIANTS:
+        per_video, scores_all, labels_all, categories_all = {}, [], [], []
+        for clip in dataset.test:
+            errors = reduce_error_maps(maps_per_clip[clip.name], how=reduction, patch=patch)
+            if use_log:
+                errors = np.log(errors + 1e-8)
+            score = anomaly_scores(errors, ScoringConfig()).score
+            per_video[clip.name] = (score, clip.labels)
+            scores_all.append(score)
+            labels_all.append(clip.labels)
+            if clip.categories is not None:
+                categories_all.append(clip.categories)
+        report = evaluate_videos(per_video)
+        row = {
+            "auroc": report.pooled.auroc,
+            "eer": report.pooled.eer,
+            "auprc": report.pooled.auprc,
+            "f1": report.pooled.f1,
+        }
+        if categories_all:
+            row.update(
+                per_category_auroc(
+                    np.concatenate(scores_all), np.concatenate(labels_all), np.concatenate(categories_all)
+                )
+            )
+        table[f"{reduction}{patch if reduction == 'patch_max' else ''}{'+log' if use_log else ''}"] = row
+    return table, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--models", nargs="+", required=True, help="name[:option=value,...]")
+    parser.add_argument("--size", default="128x128")
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--max-seconds", type=float, default=120)
+    parser.add_argument("--max-windows", type=int, default=6000)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--svdd", nargs="*", default=[], help="models to also fine-tune with SVDD")
+    parser.add_argument("--svdd-lr", type=float, default=5e-7)
+    parser.add_argument("--svdd-epochs", type=int, default=10)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    height, width = (int(v) for v in args.size.split("x"))
+    dataset = load_data(args.data, (height, width))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    bank = FrameBank.from_sources([c.source for c in dataset.train], Preprocess((height, width), 1))
+    print(
+        f"{dataset.name}: {len(bank)} training frames, {len(dataset.test)} test clips; device {args.device}",
+        flush=True,
+    )
+    summary = {}
+    for text in args.models:
+        name, options = parse_model(text)
+        tag = name + "".join(f"_{k}{v}" for k, v in options.items())
+        config = TrainConfig(
+            ModelConfig(name, 1, (height, width), options),
+            max_epochs=args.epochs,
+            batch_size=args.batch_size,
+            device=args.device,
+            max_seconds=args.max_seconds,
+            max_windows_per_epoch=args.max_windows,
+        )
+        result = train(config, bank, output=out / tag, metadata={"training": {"dataset": dataset.name}})
+        print(
+            f"\n{tag}: {count_parameters(result.model):,} params, {result.epochs_run} epochs in "
+            f"{result.seconds:.0f} s, best val {result.best_val_loss:.5f} (epoch {result.best_epoch})",
+            flush=True,
+        )
+        candidates = [(tag, result.model)]
+        if name in args.svdd:
+            from vad_core.checkpoint import load_checkpoint
+            from vad_core.training.svdd_finetune import finetune_checkpoint
+
+            path = finetune_checkpoint(
+                result.checkpoint, bank, lr=args.svdd_lr, epochs=args.svdd_epochs, device=args.device
+            )
+            candidates.append((tag + "_svdd", load_checkpoint(path, device="cpu").model))
+        for label, model in candidates:
+            table, seconds = evaluate_variants(model, dataset, args.device, 64)
+            summary[label] = {
+                "variants": table,
+                "scoring_seconds": seconds,
+                "epochs": result.epochs_run,
+                "train_seconds": result.seconds,
+            }
+            print(f"  {label}: scored {sum(len(c.source) for c in dataset.test)} frames in {seconds:.1f} s")
+            for variant, row in table.items():
+                extra = "  ".join(
+                    f"{k} {100 * v:.1f}" for k, v in row.items() if k not in ("auroc", "eer", "auprc", "f1")
+                )
+                print(
+                    f"    {variant:<16} AUROC {100 * row['auroc']:.2f}  EER {100 * row['eer']:.2f}  "
+                    f"AUPRC {100 * row['auprc']:.1f}  F1 {100 * row['f1']:.1f}  {extra}",
+                    flush=True,
+                )
+        torch.cuda.empty_cache() if torch.cuda.is_available() else None
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()

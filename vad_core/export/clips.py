@@ -1,0 +1,756 @@
+"""Incident export: a video clip, a JSON sidecar and a PNG contact sheet per event or labelled interval.
+
+For each incident (an event of the anomaly score, or a label interval) :func:`export_clip` writes,
+into the chosen folder:
+
+* ``incident_0001_f120-179[_tag].mp4``: the incident's frames plus configurable padding before
+  and after, with the frame number, time and score burned in and, optionally, the error heatmap
+  blended over the picture (``cv2.applyColorMap``, weighted by the error). MPEG-4 (``mp4v``) is
+  tried first; when the codec is missing (no writer opens) it falls back to Motion-JPEG ``.avi``.
+  Odd frame sizes are padded by one black row / column (the codecs need even sizes);
+* ``incident_0001_f120-179[_tag].json``: source path and SHA-256, frame range and timestamps,
+  model and checkpoint hash, the per-frame scores and labels of the clip, the operator's note;
+* ``incident_0001_f120-179[_tag]_sheet.png``: a 2x4 grid of evenly spaced key frames of the
+  incident, the peak frame among them, each captioned.
+
+Frame numbers in names and sidecars are 0-based and inclusive (``f120-179`` is frames 120..179).
+Names never replace an existing file (``-2``, ``-3``, ... is added), and text taken from tags or
+notes is reduced to letters, digits, ``-`` and ``_`` so no name can leave the folder.
+
+The functions are generators: each ``yield`` reports :class:`ExportProgress`, ``return`` hands the
+result, and closing the generator (a cancelled GUI worker) removes the partial files.
+
+Example::
+
+    incidents = select_incidents("accepted", doc=labels, score=scores.score)
+    result = run(export_incidents(source, incidents, "out/", scores=scores, labels=labels,
+                                  config=ExportConfig(overlay=True)))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import cv2
+import numpy as np
+
+from vad_core.errors import ExportError, LabelFileError
+from vad_core.labels.document import LabelDocument, LabelInterval, event_decision, now_iso
+from vad_core.labels.store import atomic_write_bytes, file_sha256, open_temp
+from vad_core.sources.preprocess import resize_map
+
+SIDECAR_FORMAT = "vad-review incident"
+SIDECAR_VERSION = 1
+#: ``(fourcc, extension)`` tried in order for each container preference.
+CODECS: dict[str, tuple[tuple[str, str], ...]] = {
+    "mp4": (("mp4v", ".mp4"), ("MJPG", ".avi")),
+    "avi": (("MJPG", ".avi"),),
+}
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------------------------------
+# Values
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """How incidents are exported. Padding is in seconds of video."""
+
+    pad_before: float = 2.0  # our choice: enough context to see what led up to the incident
+    pad_after: float = 2.0
+    overlay: bool = False  # blend the per-pixel error map over the frames
+    overlay_alpha: float = 0.5  # opacity where the error is highest
+    annotate: bool = True  # burn in frame number, time and score
+    container: str = "mp4"  # "mp4" (mp4v, falls back to avi) or "avi" (MJPG)
+    contact_sheet: bool = True
+    sheet_grid: tuple[int, int] = (2, 4)  # rows, columns
+    sheet_tile_width: int = 320
+    hash_source: bool = True  # record the video file's SHA-256 in the sidecar
+    chunk: int = 32  # frames read at a time
+
+    def __post_init__(self) -> None:
+        for name in ("pad_before", "pad_after"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ExportError("export", f"{name} must be >= 0 seconds, found {value}")
+        if not 0.0 <= self.overlay_alpha <= 1.0:
+            raise ExportError("export", f"overlay_alpha must be in [0, 1], found {self.overlay_alpha}")
+        if self.container not in CODECS:
+            raise ExportError(
+                "export", f"container must be one of {', '.join(CODECS)}, found {self.container!r}"
+            )
+        rows, cols = self.sheet_grid
+        if rows < 1 or cols < 1 or self.sheet_tile_width < 32:
+            raise ExportError("export", f"contact sheet grid {self.sheet_grid} / tile width too small")
+        if self.chunk < 1:
+            raise ExportError("export", f"chunk must be >= 1 frame, found {self.chunk}")
+
+
+@dataclass(frozen=True)
+class Incident:
+    """What to export: frames ``[start, end)`` and what they are (a model event or a label)."""
+
+    start: int
+    end: int  # exclusive
+    kind: str = "event"  # "event" (flagged by the model) or "label" (an anomaly interval)
+    peak_frame: int | None = None
+    peak_score: float | None = None
+    tag: str = ""
+    note: str = ""
+    label_id: str | None = None
+    decision: str | None = None  # "accepted" / "rejected" when the operator decided on the event
+
+    @classmethod
+    def from_event(cls, event: Any, doc: LabelDocument | None = None) -> Incident:
+        """From a :class:`vad_core.scoring.Event` (the operator's decision looked up in ``doc``)."""
+        decision = event_decision(doc, event) if doc is not None else None
+        return cls(
+            event.start, event.end, "event", event.peak_frame, float(event.peak_score), decision=decision
+        )
+
+    @classmethod
+    def from_interval(cls, interval: LabelInterval, score: np.ndarray | None = None) -> Incident:
+        """From a label interval; the peak comes from ``score`` when given."""
+        peak = peak_score = None
+        if score is not None and len(score) >= interval.end:
+            values = np.asarray(score[interval.start : interval.end], np.float64)
+            if np.isfinite(values).any():
+                peak = interval.start + int(np.nanargmax(values))
+                peak_score = float(values[peak - interval.start])
+        return cls(
+            interval.start,
+            interval.end,
+            "label",
+            peak,
+            peak_score,
+            interval.tag,
+            interval.note,
+            interval.id,
+            "accepted" if interval.is_anomaly else "rejected",
+        )
+
+    @property
+    def last(self) -> int:
+        return self.end - 1
+
+
+@dataclass(frozen=True)
+class ExportProgress:
+    """Where an export is: incident ``incident`` of ``incidents`` (1-based), ``done`` of ``total`` frames."""
+
+    incident: int
+    incidents: int
+    done: int
+    total: int
+    stage: str  # "hashing", "writing", "sheet", "finished"
+    path: Path | None = None
+
+    @property
+    def fraction(self) -> float:
+        """Overall progress in [0, 1]."""
+        within = self.done / self.total if self.total else 1.0
+        return min(1.0, ((self.incident - 1) + within) / max(1, self.incidents))
+
+
+@dataclass(frozen=True)
+class ExportedIncident:
+    """The files written for one incident and what they hold."""
+
+    clip: Path
+    sidecar: Path
+    sheet: Path | None
+    codec: str
+    first_frame: int
+    end_frame: int  # exclusive
+    frame_size: tuple[int, int]  # (height, width) of the clip's frames
+
+    @property
+    def frame_count(self) -> int:
+        return self.end_frame - self.first_frame
+
+
+@dataclass
+class ExportInputs:
+    """What every incident of one video shares: scores, error maps, labels, model metadata."""
+
+    score: np.ndarray | None = None
+    maps: np.ndarray | None = None
+    labels: LabelDocument | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    operator: str = ""
+    operator_note: str = ""
+    source_sha256: str | None = None
+
+    @classmethod
+    def from_scores(cls, scores: Any, labels: LabelDocument | None = None, **kwargs: Any) -> ExportInputs:
+        """From a :class:`vad_core.scores_file.ScoresFile` (``read_scores``)."""
+        meta = dict(scores.meta)
+        if scores.path is not None:
+            meta.setdefault("scores_file", str(scores.path))
+        return cls(score=scores.score, maps=scores.maps, labels=labels, meta=meta, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Names
+# ---------------------------------------------------------------------------------------------
+
+
+def safe_name(text: str, max_length: int = 40) -> str:
+    """``text`` reduced to a harmless file-name part: letters, digits, ``-`` and ``_`` only.
+
+    Separators, dots, control characters and anything else become ``_``; leading and trailing
+    ``_``/``-`` are dropped; the result may be empty. ``"../../etc/passwd"`` -> ``"etc_passwd"``.
+    """
+    folded = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
+    return _NAME_CHARS.sub("_", folded).strip("_-")[:max_length].strip("_-")
+
+
+def _inside(folder: Path, name: str) -> Path:
+    path = (folder / name).resolve()
+    if path.parent != folder.resolve():
+        raise ExportError(folder, f"refusing output name {name!r}: it would leave the folder")
+    return path
+
+
+def incident_stem(index: int, incident: Incident) -> str:
+    """``incident_0001_f120-179`` plus ``_tag`` when the incident has a tag."""
+    stem = f"incident_{index:04d}_f{incident.start}-{incident.last}"
+    tag = safe_name(incident.tag)
+    return f"{stem}_{tag}" if tag else stem
+
+
+def _reserve(folder: Path, base: str) -> tuple[str, Path]:
+    """A stem no file uses yet; its ``.json`` is created empty, exclusively, to hold the name."""
+    for n in range(1, 10_000):
+        stem = base if n == 1 else f"{base}-{n}"
+        names = [f"{stem}.json", f"{stem}_sheet.png"] + [
+            f"{stem}{ext}" for codecs in CODECS.values() for _, ext in codecs
+        ]
+        if any((folder / name).exists() for name in names):
+            continue
+        sidecar = _inside(folder, f"{stem}.json")
+        try:
+            fd = os.open(sidecar, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise ExportError(
+                sidecar, f"cannot write in the output folder ({error.strerror or error})"
+            ) from None
+        os.close(fd)
+        return stem, sidecar
+    raise ExportError(folder, f"no free output name for {base}")  # pragma: no cover
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Move finished ``tmp`` to ``final`` without ever replacing an existing file."""
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        raise ExportError(final, "appeared while exporting; not replaced") from None
+    except OSError:  # no hard links on this file system
+        if final.exists():
+            raise ExportError(final, "appeared while exporting; not replaced") from None
+        os.replace(tmp, final)
+        return
+    tmp.unlink(missing_ok=True)
+
+
+def _write_exclusive(final: Path, data: bytes) -> None:
+    fd, tmp = open_temp(final)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _publish(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------------------------
+
+
+def _to_bgr(frame: np.ndarray) -> np.ndarray:
+    if frame.ndim == 2:
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+
+
+def _even(size: int) -> int:
+    return size + (size % 2)
+
+
+def _overlay(frame: np.ndarray, error_map: np.ndarray, low: float, high: float, alpha: float) -> np.ndarray:
+    height, width = frame.shape[:2]
+    values = resize_map(np.asarray(error_map, np.float32), (height, width))
+    norm = np.clip((values - low) / max(high - low, 1e-12), 0.0, 1.0)
+    colour = cv2.applyColorMap((norm * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    weight = (alpha * norm)[..., None]
+    return (frame * (1.0 - weight) + colour * weight).astype(np.uint8)
+
+
+def _text(
+    image: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour=(255, 255, 255)
+) -> None:
+    thickness = max(1, round(scale * 2))
+    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
+
+
+def _font_scale(width: int) -> float:
+    return float(np.clip(width / 900.0, 0.3, 1.0))
+
+
+def _annotate(image: np.ndarray, frame: int, fps: float, score: float | None, in_incident: bool) -> None:
+    height, width = image.shape[:2]
+    scale = _font_scale(width)
+    line = f"frame {frame}  {frame / fps:.2f} s" + (f"  score {score:.2f}" if score is not None else "")
+    _text(image, line, (4, max(12, round(22 * scale))), scale)
+    if in_incident:  # a red frame around the incident's own frames (not the padding)
+        cv2.rectangle(image, (0, 0), (width - 1, height - 1), (0, 0, 255), max(2, round(4 * scale)))
+
+
+def _map_range(maps: np.ndarray, start: int, end: int) -> tuple[float, float]:
+    """Colour scale of the overlay: 0 to the 99.5th percentile of the clip's errors."""
+    values = np.asarray(maps[start:end], np.float32)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    high = float(np.percentile(finite, 99.5))
+    low = float(min(0.0, finite.min()))
+    return low, high if high > low else low + 1.0
+
+
+def key_frames(incident: Incident, count: int) -> list[int]:
+    """Up to ``count`` evenly spaced frames of the incident, including its peak frame."""
+    frames = sorted({int(round(v)) for v in np.linspace(incident.start, incident.last, num=max(1, count))})
+    peak = incident.peak_frame
+    if peak is not None and incident.start <= peak < incident.end and peak not in frames:
+        nearest = min(range(len(frames)), key=lambda i: abs(frames[i] - peak))
+        frames[nearest] = peak
+        frames.sort()
+    return frames
+
+
+def contact_sheet(
+    tiles: Sequence[tuple[int, np.ndarray]],
+    fps: float,
+    score: np.ndarray | None,
+    peak: int | None,
+    title: str,
+    grid: tuple[int, int],
+    tile_width: int,
+) -> np.ndarray:
+    """A BGR image: ``title`` above a grid of captioned tiles ``(frame number, BGR frame)``."""
+    rows, cols = grid
+    height, width = tiles[0][1].shape[:2]
+    tile_height = max(1, round(height * tile_width / width))
+    caption = 22
+    header = 30
+    sheet = np.full((header + rows * (tile_height + caption), cols * tile_width, 3), 32, np.uint8)
+    _text(sheet, title, (6, 20), 0.5)
+    for n, (frame, image) in enumerate(tiles[: rows * cols]):
+        row, col = divmod(n, cols)
+        top, left = header + row * (tile_height + caption), col * tile_width
+        sheet[top : top + tile_height, left : left + tile_width] = cv2.resize(
+            image, (tile_width, tile_height), interpolation=cv2.INTER_AREA
+        )
+        words = f"f{frame}  {frame / fps:.2f}s"
+        if score is not None:
+            words += f"  s={float(score[frame]):.2f}"
+        is_peak = frame == peak
+        if is_peak:
+            words += "  PEAK"
+            cv2.rectangle(sheet, (left, top), (left + tile_width - 1, top + tile_height - 1), (0, 0, 255), 2)
+        _text(
+            sheet,
+            words,
+            (left + 4, top + tile_height + 16),
+            0.42,
+            (80, 80, 255) if is_peak else (255, 255, 255),
+        )
+    return sheet
+
+
+# ---------------------------------------------------------------------------------------------
+# Export
+# ---------------------------------------------------------------------------------------------
+
+
+def _open_writer(folder: Path, stem: str, fps: float, size: tuple[int, int], container: str):
+    """The first codec whose writer opens: ``(writer, fourcc, temporary path, final extension)``."""
+    height, width = size
+    tried = []
+    for fourcc, ext in CODECS[container]:
+        tmp = folder / f".{stem}.partial{ext}"
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps), (width, height), True)
+        if writer.isOpened():
+            return writer, fourcc, tmp, ext
+        writer.release()
+        tmp.unlink(missing_ok=True)
+        tried.append(fourcc)
+    raise ExportError(folder, f"no video writer available (tried codecs {', '.join(tried)})")
+
+
+def _source_sha256(source: Any) -> str | None:
+    path = getattr(source, "path", None)
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
+
+
+def _frames_to_pad(seconds: float, fps: float) -> int:
+    return int(round(seconds * fps))
+
+
+def _timestamp(seconds: float) -> str:
+    """``seconds`` as ``hh:mm:ss.mmm``."""
+    millis = int(round(seconds * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+def _check_inputs(source: Any, inputs: ExportInputs) -> None:
+    length = len(source)
+    where = getattr(source, "path", None) or getattr(source, "name", "video")
+    if inputs.score is not None and len(inputs.score) != length:
+        raise ExportError(where, f"scores have {len(inputs.score)} frames, the video has {length}")
+    if inputs.maps is not None and len(inputs.maps) != length:
+        raise ExportError(where, f"error maps have {len(inputs.maps)} frames, the video has {length}")
+    if inputs.labels is not None:
+        inputs.labels.check_frame_count(length)
+
+
+def _sidecar(
+    source: Any,
+    incident: Incident,
+    inputs: ExportInputs,
+    config: ExportConfig,
+    first: int,
+    end: int,
+    clip: Path,
+    codec: str,
+    sheet: Path | None,
+    size: tuple[int, int],
+) -> dict[str, Any]:
+    fps = float(source.fps)
+    meta = inputs.meta
+    labels = inputs.labels
+    label_info = None
+    if labels is not None:
+        label_info = {
+            "frames": labels.to_frame_mask(len(source))[first:end].astype(int).tolist(),
+            "intervals": [
+                {
+                    "id": i.id,
+                    "kind": i.kind,
+                    "start_frame": i.start,
+                    "end_frame": i.last,
+                    "tag": i.tag,
+                    "note": i.note,
+                    "author": i.author,
+                }
+                for i in labels.intervals_overlapping(first, end)
+            ],
+        }
+    path = getattr(source, "path", None)
+    return {
+        "format": SIDECAR_FORMAT,
+        "version": SIDECAR_VERSION,
+        "clip": clip.name,
+        "codec": codec,
+        "contact_sheet": sheet.name if sheet is not None else None,
+        "exported": now_iso(),
+        "source": {
+            "name": getattr(source, "name", ""),
+            "path": str(path) if path is not None else None,
+            "sha256": inputs.source_sha256 or None,
+            "frame_count": len(source),
+            "fps": fps,
+            "frame_size": list(source.frame_size),
+        },
+        "incident": {
+            "kind": incident.kind,
+            "decision": incident.decision,
+            "start_frame": incident.start,
+            "end_frame": incident.last,
+            "start_time": _timestamp(incident.start / fps),
+            "end_time": _timestamp(incident.end / fps),
+            "start_s": round(incident.start / fps, 3),
+            "end_s": round(incident.end / fps, 3),
+            "peak_frame": incident.peak_frame,
+            "peak_score": None if incident.peak_score is None else round(float(incident.peak_score), 5),
+            "tag": incident.tag,
+            "note": incident.note,
+            "label_id": incident.label_id,
+        },
+        "clip_range": {
+            "start_frame": first,
+            "end_frame": end - 1,
+            "frames": end - first,
+            "start_time": _timestamp(first / fps),
+            "end_time": _timestamp(end / fps),
+            "padding_s": [config.pad_before, config.pad_after],
+            "frame_size": list(size),
+            "overlay": bool(config.overlay and inputs.maps is not None),
+        },
+        "model": {
+            "name": meta.get("model"),
+            "architecture": meta.get("model_name"),
+            "checkpoint": meta.get("checkpoint"),
+            "checkpoint_sha256": meta.get("checkpoint_sha256"),
+            "scores_file": meta.get("scores_file"),
+            "scoring": meta.get("scoring"),
+        },
+        "scores": None
+        if inputs.score is None
+        else [round(float(v), 5) for v in np.asarray(inputs.score)[first:end]],
+        "labels": label_info,
+        "operator": {"name": inputs.operator, "note": inputs.operator_note},
+    }
+
+
+def export_clip(
+    source: Any,
+    incident: Incident,
+    folder: str | os.PathLike[str],
+    inputs: ExportInputs | None = None,
+    config: ExportConfig | None = None,
+    index: int = 1,
+    _position: tuple[int, int] = (1, 1),
+) -> Generator[ExportProgress, None, ExportedIncident]:
+    """Export one incident of ``source`` into ``folder`` (created if missing).
+
+    Yields progress after each chunk of frames; returns the :class:`ExportedIncident`. Raises
+    ``ExportError`` naming the file for an incident outside the video, scores or maps of another
+    length, or a folder that cannot be written. Closing the generator removes partial files.
+    """
+    inputs = inputs or ExportInputs()
+    config = config or ExportConfig()
+    folder = Path(folder)
+    position, count = _position
+    if config.hash_source and inputs.source_sha256 is None and getattr(source, "path", None) is not None:
+        yield ExportProgress(position, count, 0, 1, "hashing", Path(source.path))
+        inputs = _replace_inputs(inputs, source_sha256=_source_sha256(source))
+    length, fps = len(source), float(source.fps)
+    if not 0 <= incident.start < incident.end <= length:
+        raise ExportError(
+            getattr(source, "path", None) or source.name,
+            f"incident frames {incident.start}..{incident.last} lie outside the video (0..{length - 1})",
+        )
+    _check_inputs(source, inputs)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ExportError(folder, f"cannot create the output folder ({error.strerror or error})") from None
+    first = max(0, incident.start - _frames_to_pad(config.pad_before, fps))
+    end = min(length, incident.end + _frames_to_pad(config.pad_after, fps))
+    total = end - first
+    height, width = source.frame_size
+    size = (_even(height), _even(width))
+    overlay = config.overlay and inputs.maps is not None
+    low, high = _map_range(inputs.maps, first, end) if overlay else (0.0, 1.0)
+    rows, cols = config.sheet_grid
+    wanted = set(key_frames(incident, rows * cols)) if config.contact_sheet else set()
+    tiles: list[tuple[int, np.ndarray]] = []
+
+    stem, sidecar = _reserve(folder, incident_stem(index, incident))
+    writer = tmp = None
+    finished = False
+    published: list[Path] = []
+    try:
+        writer, fourcc, tmp, ext = _open_writer(folder, stem, fps, size, config.container)
+        clip = _inside(folder, f"{stem}{ext}")
+        done = 0
+        yield ExportProgress(position, count, 0, total, "writing", clip)
+        for chunk_start in range(first, end, config.chunk):
+            frames = source.read(chunk_start, min(end, chunk_start + config.chunk))
+            for offset, frame in enumerate(frames):
+                number = chunk_start + offset
+                image = _to_bgr(frame)
+                if overlay:
+                    image = _overlay(image, inputs.maps[number], low, high, config.overlay_alpha)
+                if number in wanted:
+                    tiles.append((number, image.copy()))
+                if config.annotate:
+                    score = None if inputs.score is None else float(inputs.score[number])
+                    _annotate(image, number, fps, score, incident.start <= number < incident.end)
+                if image.shape[:2] != size:
+                    image = cv2.copyMakeBorder(
+                        image, 0, size[0] - height, 0, size[1] - width, cv2.BORDER_CONSTANT
+                    )
+                writer.write(image)
+            done += len(frames)
+            yield ExportProgress(position, count, done, total, "writing", clip)
+        writer.release()
+        writer = None
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise ExportError(clip, f"the {fourcc} writer produced no data")
+        _publish(tmp, clip)
+        published.append(clip)
+
+        sheet = None
+        if config.contact_sheet and tiles:
+            yield ExportProgress(position, count, done, total, "sheet", clip)
+            sheet = _inside(folder, f"{stem}_sheet.png")
+            seconds = f"{incident.start / fps:.2f}-{incident.end / fps:.2f} s"
+            title = f"{stem}  frames {incident.start}-{incident.last}  ({seconds})"
+            image = contact_sheet(
+                tiles,
+                fps,
+                inputs.score,
+                incident.peak_frame,
+                title,
+                config.sheet_grid,
+                config.sheet_tile_width,
+            )
+            ok, png = cv2.imencode(".png", image)
+            if not ok:  # pragma: no cover
+                raise ExportError(sheet, "cannot encode the contact sheet")
+            _write_exclusive(sheet, png.tobytes())
+            published.append(sheet)
+
+        record = _sidecar(source, incident, inputs, config, first, end, clip, fourcc, sheet, size)
+        text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+        try:
+            atomic_write_bytes(sidecar, text.encode("utf-8"))  # over our own empty placeholder
+        except LabelFileError as error:
+            raise ExportError(error.where, error.problem) from None
+        finished = True
+        yield ExportProgress(position, count, total, total, "finished", clip)
+        return ExportedIncident(clip, sidecar, sheet, fourcc, first, end, size)
+    finally:
+        if writer is not None:
+            writer.release()
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        if not finished:
+            for path in [sidecar, *published]:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            for leftover in folder.glob(f".{stem}*.tmp"):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+
+
+def export_incidents(
+    source: Any,
+    incidents: Sequence[Incident],
+    folder: str | os.PathLike[str],
+    inputs: ExportInputs | None = None,
+    config: ExportConfig | None = None,
+    first_index: int = 1,
+) -> Generator[ExportProgress, None, list[ExportedIncident]]:
+    """Export several incidents (the batch export of accepted events); returns what was written.
+
+    Numbering starts at ``first_index``; the source is hashed once. An error stops the batch and
+    keeps the incidents already exported.
+    """
+    inputs = inputs or ExportInputs()
+    config = config or ExportConfig()
+    _check_inputs(source, inputs)
+    if config.hash_source and inputs.source_sha256 is None and getattr(source, "path", None) is not None:
+        yield ExportProgress(1, max(1, len(incidents)), 0, 1, "hashing", Path(source.path))
+        inputs = _replace_inputs(inputs, source_sha256=_source_sha256(source) or "")
+    results = []
+    for n, incident in enumerate(incidents):
+        result = yield from export_clip(
+            source, incident, folder, inputs, config, first_index + n, _position=(n + 1, len(incidents))
+        )
+        results.append(result)
+    return results
+
+
+def _replace_inputs(inputs: ExportInputs, **changes: Any) -> ExportInputs:
+    from dataclasses import replace
+
+    return replace(inputs, **changes)
+
+
+def select_incidents(
+    which: str,
+    doc: LabelDocument | None = None,
+    score: np.ndarray | None = None,
+    scoring: Any = None,
+) -> list[Incident]:
+    """The incidents of one video to export, sorted by start.
+
+    ``which`` is ``"accepted"`` (the anomaly intervals of ``doc``: labels drawn or accepted by the
+    operator), ``"flagged"`` (the events of ``score`` under ``scoring``, a ``ScoringConfig``) or
+    ``"all"`` (accepted labels plus flagged events that overlap no label and were not rejected).
+    """
+    from vad_core.scoring import ScoringConfig, find_events
+
+    if which not in ("accepted", "flagged", "all"):
+        raise ExportError("export", f"events must be accepted, flagged or all, found {which!r}")
+    out: list[Incident] = []
+    if which in ("accepted", "all"):
+        if doc is None:
+            raise ExportError("export", f"--events {which} needs a label file (--labels)")
+        out.extend(Incident.from_interval(i, score) for i in doc.anomalies)
+    if which in ("flagged", "all"):
+        if score is None:
+            raise ExportError("export", f"--events {which} needs scores")
+        config = scoring or ScoringConfig()
+        events = find_events(
+            np.asarray(score, np.float64), config.threshold, config.min_duration, config.merge_gap
+        )
+        for event in events:
+            incident = Incident.from_event(event, doc)
+            if which == "all" and (
+                incident.decision == "rejected"
+                or (doc is not None and any(i.overlaps(event.start, event.end) for i in doc.anomalies))
+            ):
+                continue
+            out.append(incident)
+    return sorted(out, key=lambda i: (i.start, i.end))
+
+
+def run(generator: Generator[Any, None, T], progress: Callable[[Any], None] | None = None) -> T:
+    """Drive a progress generator to the end (CLI, tests); ``progress`` sees each yielded value."""
+    while True:
+        try:
+            item = next(generator)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None:
+            progress(item)
+
+
+__all__ = [
+    "CODECS",
+    "ExportConfig",
+    "ExportInputs",
+    "ExportProgress",
+    "ExportedIncident",
+    "Incident",
+    "contact_sheet",
+    "export_clip",
+    "export_incidents",
+    "file_sha256",
+    "incident_stem",
+    "key_frames",
+    "run",
+    "safe_name",
+    "select_incidents",
+]
