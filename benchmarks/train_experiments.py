@@ -116,38 +116,31 @@ def evaluate_variants(model, dataset: VideoDataset, device: str, batch: int) -> 
     return table, seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--models", nargs="+", required=True, help="name[:option=value,...]")
-    parser.add_argument("--size", default="128x128")
-    parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--max-seconds", type=float, default=120)
-    parser.add_argument("--max-windows", type=int, default=6000)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--svdd", nargs="*", default=[], help="models to also fine-tune with SVDD")
-    parser.add_argument("--svdd-lr", type=float, default=5e-7)
-    parser.add_argument("--svdd-epochs", type=int, default=10)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    height, width = (int(v) for v in args.size.split("x"))
-    dataset = load_data(args.data, (height, width))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    bank = FrameBank.from_sources([c.source for c in dataset.train], Preprocess((height, width), 1))
-    print(
-        f"{dataset.name}: {len(bank)} training frames, {len(dataset.test)} test clips; device {args.device}",
-        flush=True,
-    )
+def print_table(label: str, table: dict, seconds: float, dataset: VideoDataset) -> None:
+    frames = sum(len(c.source) for c in dataset.test)
+    print(f"  {label}: scored {frames} frames in {seconds:.1f} s")
+    for variant, row in table.items():
+        extra = "  ".join(
+            f"{k} {100 * v:.1f}" for k, v in row.items() if k not in ("auroc", "eer", "auprc", "f1")
+        )
+        print(
+            f"    {variant:<16} AUROC {100 * row['auroc']:.2f}  EER {100 * row['eer']:.2f}  "
+            f"AUPRC {100 * row['auprc']:.1f}  F1 {100 * row['f1']:.1f}  {extra}",
+            flush=True,
+        )
+
+
+def train_and_evaluate(
+    args: argparse.Namespace, dataset: VideoDataset, size: tuple[int, int], out: Path
+) -> dict:
+    bank = FrameBank.from_sources([c.source for c in dataset.train], Preprocess(size, 1))
+    print(f"{dataset.name}: {len(bank)} training frames, {len(dataset.test)} test clips", flush=True)
     summary = {}
     for text in args.models:
         name, options = parse_model(text)
         tag = name + "".join(f"_{k}{v}" for k, v in options.items())
         config = TrainConfig(
-            ModelConfig(name, 1, (height, width), options),
+            ModelConfig(name, 1, size, options),
             max_epochs=args.epochs,
             batch_size=args.batch_size,
             device=args.device,
@@ -177,17 +170,43 @@ def main() -> None:
                 "epochs": result.epochs_run,
                 "train_seconds": result.seconds,
             }
-            print(f"  {label}: scored {sum(len(c.source) for c in dataset.test)} frames in {seconds:.1f} s")
-            for variant, row in table.items():
-                extra = "  ".join(
-                    f"{k} {100 * v:.1f}" for k, v in row.items() if k not in ("auroc", "eer", "auprc", "f1")
-                )
-                print(
-                    f"    {variant:<16} AUROC {100 * row['auroc']:.2f}  EER {100 * row['eer']:.2f}  "
-                    f"AUPRC {100 * row['auprc']:.1f}  F1 {100 * row['f1']:.1f}  {extra}",
-                    flush=True,
-                )
-        torch.cuda.empty_cache() if torch.cuda.is_available() else None
+            print_table(label, table, seconds, dataset)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--models", nargs="*", default=[], help="name[:option=value,...] to train")
+    parser.add_argument("--checkpoints", nargs="*", default=[], help="trained checkpoints to evaluate only")
+    parser.add_argument("--size", default="128x128")
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--max-seconds", type=float, default=120)
+    parser.add_argument("--max-windows", type=int, default=6000)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--svdd", nargs="*", default=[], help="models to also fine-tune with SVDD")
+    parser.add_argument("--svdd-lr", type=float, default=5e-7)
+    parser.add_argument("--svdd-epochs", type=int, default=10)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    height, width = (int(v) for v in args.size.split("x"))
+    dataset = load_data(args.data, (height, width))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {}
+    for path in args.checkpoints:
+        from vad_core.checkpoint import load_checkpoint
+
+        table, seconds = evaluate_variants(load_checkpoint(path).model, dataset, args.device, 64)
+        summary[Path(path).stem] = {"variants": table, "scoring_seconds": seconds}
+        print_table(Path(path).stem, table, seconds, dataset)
+    if args.models:
+        summary.update(train_and_evaluate(args, dataset, (height, width), out))
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
 
 

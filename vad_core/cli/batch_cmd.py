@@ -84,6 +84,7 @@ def register(subparsers) -> None:
     score.add_argument("--full-hash", action="store_true", help="hash every byte of every clip (slow)")
     score.add_argument("--retry-failed", action="store_true", help="try unreadable clips again")
     score.add_argument("--no-maps", action="store_true", help="do not store error maps")
+    score.add_argument("--writers", type=int, help="threads writing scores files [cores / 4, 2 to 8]")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_inference_options(score)
     score.set_defaults(func=cmd_batch_score)
@@ -130,6 +131,7 @@ def cmd_batch_score(args: argparse.Namespace) -> int:
         exclude=tuple(args.exclude),
         full_hash=args.full_hash,
         retry_failed=args.retry_failed,
+        writers=args.writers,
         progress=not args.quiet,
     )
     summary = run_batch(config)

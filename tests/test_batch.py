@@ -1,0 +1,295 @@
+"""Archive scoring on Ray: discovery, exact chunking, the results index, resume after a kill.
+
+Ray is started once for the whole session (``ray_address``, 2 CPUs); the tests that do not need it
+(discovery, chunking, the index) never start it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vad_core.batch.chunking import chunk_plan, plan_chunks, score_chunk, stitch
+from vad_core.batch.discover import content_hash, discover_clips
+from vad_core.batch.index import SCHEMA_VERSION, ResultsIndex, ResultsIndexError, comparable
+from vad_core.checkpoint import load_checkpoint, save_checkpoint
+from vad_core.datasets.synthetic import SyntheticConfig, make_test_clip, make_train_clip, write_frames
+from vad_core.inference import InferenceConfig, score_all
+from vad_core.models import ModelConfig, build_model
+from vad_core.models.base import TemporalSpec
+from vad_core.sources import ArraySource, open_source
+
+CHUNK_FRAMES = 64  # small, so that the long clip is scored in 4 chunks
+BATCH = 4
+SHORT = SyntheticConfig(height=64, width=64, frames_per_clip=48, anomaly_frames=(10, 20), radius=6)
+LONG = SyntheticConfig(height=64, width=64, frames_per_clip=203, anomaly_frames=(20, 40), radius=6)
+
+
+# ------------------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory) -> Path:
+    """cam1: 3 short videos; cam2: a frame folder and a 203-frame video; cam3: a corrupt video."""
+    root = tmp_path_factory.mktemp("archive")
+    for i in range(3):
+        write_frames(make_test_clip(SHORT, i, "spatial").frames, root / "cam1" / f"clip{i}", 10, video=True)
+    write_frames(make_train_clip(SHORT, 0).frames, root / "cam2" / "seq01", 10, video=False)
+    write_frames(make_test_clip(LONG, 3, "temporal").frames, root / "cam2" / "long", 10, video=True)
+    (root / "cam3").mkdir()
+    (root / "cam3" / "broken.avi").write_bytes(b"this is not a video\n" * 64)
+    return root
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory) -> Path:
+    """An untrained ConvGRU autoencoder (a clip model: windows of 8 frames) at 32x32."""
+    torch.manual_seed(0)
+    return save_checkpoint(
+        build_model(ModelConfig("cgru_ae", 1, (32, 32))), tmp_path_factory.mktemp("ckpt") / "cgru"
+    )
+
+
+@pytest.fixture(scope="session")
+def ray_address():
+    """One local Ray with 2 CPUs for the whole session; its GCS address lets subprocesses join it."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def _config(archive: Path, checkpoint: Path, results: Path, **overrides):
+    from vad_core.batch import BatchConfig
+
+    settings = dict(
+        inference=InferenceConfig(batch_size=BATCH),
+        workers=2,
+        cpus_per_worker=1,
+        chunk_frames=CHUNK_FRAMES,
+        progress=False,
+    )
+    settings.update(overrides)
+    return BatchConfig(archive, checkpoint, results, **settings)
+
+
+@pytest.fixture(scope="session")
+def clean_run(ray_address, archive, checkpoint, tmp_path_factory):
+    """One complete run of the archive: ``(summary, results folder)``."""
+    from vad_core.batch import run_batch
+
+    results = tmp_path_factory.mktemp("clean")
+    return run_batch(_config(archive, checkpoint, results)), results
+
+
+# ------------------------------------------------------------------------------------------ discovery
+def test_discovery_finds_videos_and_frame_folders_with_stable_names(archive) -> None:
+    clips = discover_clips(archive)
+    assert [(c.name, c.kind) for c in clips] == [
+        ("cam1/clip0.avi", "video"),
+        ("cam1/clip1.avi", "video"),
+        ("cam1/clip2.avi", "video"),
+        ("cam2/long.avi", "video"),
+        ("cam2/seq01", "frames"),
+        ("cam3/broken.avi", "video"),
+    ]
+    assert clips[4].camera == "cam2" and clips[4].folder == "cam2"
+
+
+def test_discovery_skips_hidden_excluded_and_single_images(tmp_path) -> None:
+    frames = make_train_clip(SHORT, 1).frames[:3]
+    write_frames(frames, tmp_path / "site" / "Test001", 10, video=False)
+    write_frames(frames, tmp_path / "site" / "Test001_gt", 10, video=False)
+    write_frames(frames, tmp_path / "site" / ".cache" / "x", 10, video=False)
+    write_frames(frames[:1], tmp_path / "site" / "still", 10, video=False)
+    (tmp_path / "site" / "._resource.avi").write_bytes(b"x")
+    names = [c.name for c in discover_clips(tmp_path / "site", exclude=["*_gt"])]
+    assert names == ["Test001"]
+
+
+def test_content_hash_changes_with_content(tmp_path) -> None:
+    write_frames(make_train_clip(SHORT, 2).frames, tmp_path / "v", 10, video=True)
+    write_frames(make_train_clip(SHORT, 2).frames[:5], tmp_path / "f", 10, video=False)
+    folder, video = discover_clips(tmp_path)  # sorted by name: f, v.avi
+    video_hash, folder_hash = content_hash(video), content_hash(folder)
+    assert content_hash(video) == video_hash  # stable
+    with open(video.path, "ab") as handle:
+        handle.write(b"\0")
+    assert content_hash(video) != video_hash
+    frame = folder.path / "002.png"
+    os.utime(frame, ns=(frame.stat().st_atime_ns, frame.stat().st_mtime_ns + 1_000_000_000))
+    assert content_hash(folder) != folder_hash
+
+
+# ------------------------------------------------------------------------------------------ chunking
+@pytest.mark.parametrize(
+    ("name", "prediction"),
+    [("bcae1", "next"), ("cgru_ae", "next"), ("seq2seq_cgru", "next"), ("seq2seq_cgru", "block")],
+)
+def test_chunked_scores_equal_unchunked_scores_exactly(name: str, prediction: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(name, 1, (32, 32))).eval()
+    rng = np.random.default_rng(1)
+    for n in (3, 37, 70):
+        source = ArraySource(rng.integers(0, 255, (n, 40, 40), dtype=np.uint8))
+        config = InferenceConfig(batch_size=3, prediction=prediction)
+        whole = score_all(model, source, config)
+        chunks = chunk_plan(n, model.spec, config, chunk_frames=10)
+        assert len(chunks) > 1 or n == 3
+        errors, maps = stitch(n, [score_chunk(model, source, chunk, config) for chunk in chunks])
+        assert np.array_equal(errors, whole.errors), (name, n)
+        assert np.array_equal(maps, whole.maps), (name, n)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        TemporalSpec("frame"),
+        TemporalSpec("clip", 8, 8),
+        TemporalSpec("predict", 4, 4),
+        TemporalSpec("predict", 2, 3),
+    ],
+)
+def test_chunks_cover_every_frame_once_on_window_borders(spec: TemporalSpec) -> None:
+    for n in range(1, 90, 7):
+        for prediction in ("next", "block"):
+            chunks = plan_chunks(n, spec, chunk_frames=12, batch_size=2, prediction=prediction)
+            assert chunks[0].score_start == 0 and chunks[-1].score_stop == n
+            for before, after in zip(chunks, chunks[1:], strict=False):
+                assert before.score_stop == after.score_start
+                assert after.read_start <= after.score_start
+            if spec.mode == "predict" and len(chunks) > 1:  # predictors read their seed frames again
+                assert chunks[1].context >= spec.input_frames
+
+
+# ------------------------------------------------------------------------------------------ index
+def _row(clip: str, **values):
+    from vad_core.batch.index import COLUMNS, ClipRow
+
+    base = dict.fromkeys(COLUMNS)
+    base.update(clip=clip, path=f"/a/{clip}", kind="video", camera="", folder="", content_hash="h")
+    base.update(status="done", model="M", model_name="m", checkpoint="c", checkpoint_sha256="s")
+    base.update(settings_hash="x", **values)
+    return ClipRow(**base)
+
+
+def test_index_sorts_worst_first_and_failed_last(tmp_path) -> None:
+    with ResultsIndex.open(tmp_path) as index:
+        index.put(_row("a", max_error=0.1, n_events=3))
+        index.put(_row("b", max_error=0.3, n_events=1))
+        index.put(_row("c", status="failed", error="c: corrupt", error_kind="source"))
+        index.put(_row("a", max_error=0.2, n_events=3))  # replaced, not duplicated
+    with ResultsIndex.open(tmp_path, readonly=True) as index:
+        assert [r.clip for r in index.rows()] == ["b", "a", "c"]
+        assert [r.clip for r in index.rows(order_by="n_events")] == ["a", "b", "c"]
+        assert index.get("a").max_error == 0.2
+        assert index.counts() == {"done": 2, "failed": 1}
+        assert index.rows(status="failed")[0].error == "c: corrupt"
+
+
+def test_index_refuses_missing_and_newer_files(tmp_path) -> None:
+    with pytest.raises(ResultsIndexError, match="no results index"):
+        ResultsIndex.open(tmp_path / "nothing", readonly=True)
+    ResultsIndex.open(tmp_path).close()
+    with sqlite3.connect(tmp_path / "index.sqlite") as connection:
+        connection.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    with pytest.raises(ResultsIndexError, match="newer"):
+        ResultsIndex.open(tmp_path, readonly=True)
+
+
+# ------------------------------------------------------------------------------------------ Ray runs
+def test_run_scores_good_clips_and_records_the_corrupt_one(clean_run, archive, checkpoint) -> None:
+    summary, results = clean_run
+    assert (summary.done, summary.failed, summary.skipped, summary.clips) == (5, 1, 0, 6)
+    with ResultsIndex.open(results, readonly=True) as index:
+        rows = {r.clip: r for r in index.rows()}
+        broken = rows["cam3/broken.avi"]
+        assert broken.status == "failed" and broken.error_kind == "source"
+        assert "broken.avi" in broken.error and "cannot open video" in broken.error
+        assert all(r.status == "done" for name, r in rows.items() if name != "cam3/broken.avi")
+        long = rows["cam2/long.avi"]
+        assert long.chunks == 4 and long.frames == 203
+        scores = __import__("vad_core.scores_file", fromlist=["read_scores"]).read_scores(
+            index.scores_file(long)
+        )
+    whole = score_all(
+        load_checkpoint(checkpoint).model,
+        open_source(archive / "cam2" / "long.avi"),
+        InferenceConfig(batch_size=BATCH),
+    )
+    assert np.array_equal(scores.errors, whole.errors)
+    assert np.array_equal(scores.maps, whole.maps)
+    assert scores.meta["checkpoint_sha256"] == long.checkpoint_sha256
+
+
+def test_second_run_skips_everything(clean_run, archive, checkpoint) -> None:
+    from vad_core.batch import run_batch
+
+    summary, results = clean_run
+    before = comparable(ResultsIndex.open(results, readonly=True).rows())
+    again = run_batch(_config(archive, checkpoint, results))
+    assert (again.done, again.failed, again.skipped, again.workers) == (0, 0, 6, 0)
+    assert comparable(ResultsIndex.open(results, readonly=True).rows()) == before
+
+
+def _done_rows(index_file: Path) -> int:
+    try:
+        with sqlite3.connect(index_file, timeout=1) as connection:
+            return connection.execute("SELECT COUNT(*) FROM clips WHERE status = 'done'").fetchone()[0]
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
+def test_killed_run_resumes_to_the_index_of_a_clean_run(
+    clean_run, ray_address, archive, checkpoint, tmp_path
+):
+    from vad_core.batch import run_batch
+
+    _, clean_results = clean_run
+    results = tmp_path / "killed"
+    command = [sys.executable, "-m", "vad_core", "batch", "score", str(archive), "--model", str(checkpoint)]
+    command += ["--out", str(results), "--address", ray_address, "--workers", "1", "--cpus-per-worker", "1"]
+    command += ["--chunk-frames", str(CHUNK_FRAMES), "--batch-size", str(BATCH), "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while process.poll() is None and _done_rows(results / "index.sqlite") < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    output = process.communicate()[0].decode(errors="replace")
+    assert process.returncode == -signal.SIGKILL, output
+    done_at_kill = _done_rows(results / "index.sqlite")
+    assert 1 <= done_at_kill < 5, output
+    resumed = run_batch(_config(archive, checkpoint, results))
+    assert resumed.done == 5 - done_at_kill and resumed.failed + resumed.skipped == 1 + done_at_kill
+    with (
+        ResultsIndex.open(results, readonly=True) as index,
+        ResultsIndex.open(clean_results, readonly=True) as clean,
+    ):
+        assert comparable(index.rows()) == comparable(clean.rows())
+        assert [run["status"] for run in index.runs()] == ["killed", "finished"]
+
+
+def test_one_worker_scores_chunks_from_several_threads_like_one_at_a_time(archive, checkpoint) -> None:
+    """A GPU worker runs several chunks at once (threads share the model); results must not change."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vad_core.batch.runner import ScoringWorker, _ChunkTask
+
+    inference = InferenceConfig(batch_size=BATCH, device="cpu")
+    worker = ScoringWorker(str(checkpoint), inference, threads=1, fps=None)
+    path = archive / "cam2" / "long.avi"
+    spec = worker.model.spec
+    tasks = [_ChunkTask("long", str(path), "video", c) for c in chunk_plan(203, spec, inference, 32)]
+    one_by_one = [worker.score(task) for task in tasks]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(worker.score, tasks))
+    for a, b in zip(one_by_one, together, strict=True):
+        assert b.error is None and np.array_equal(a.scores.errors, b.scores.errors)
+    assert worker.probe([("x", str(archive / "cam3" / "broken.avi"), "video")])[0].error_kind == "source"
