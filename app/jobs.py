@@ -1,0 +1,227 @@
+"""The review window's long jobs as plain generators (no Qt): scoring, training, reconstruction.
+
+``app.workers.Worker`` runs any of them on a pool thread. Each yields partial results, ``Progress``
+and ``Notice`` items, and returns a summary; stopping the generator (``close()``) stops the job.
+
+* ``score_job`` - asks the score cache first; otherwise runs ``vad_core.inference.score_source``
+  chunk by chunk into shared buffers, and stores the finished result in the cache.
+* ``train_job`` - builds a ``FrameBank`` from the selected frames and runs ``train_iter``.
+* ``reconstruct_job`` - one frame's input, reconstruction and error (the side-by-side view).
+
+Example::
+
+    for item in score_job(checkpoint.model, source, InferenceConfig(), cache=None, key=None):
+        ...   # ScoreUpdate, Progress or Notice
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.workers import Notice, Progress
+from vad_core.inference import FrameReconstruction, InferenceConfig, reconstruct_frame, score_source
+from vad_core.models.base import AnomalyModel
+from vad_core.score_cache import ScoreCache
+from vad_core.sources.base import FrameSource
+
+
+def limit_torch_threads() -> int:
+    """Leave one core to the GUI thread: torch in this (worker) thread uses ``cores - 1`` threads.
+
+    The setting is per thread (OpenMP); pool threads are reused, so it is only changed once each.
+    """
+    import torch
+
+    threads = max(1, (os.cpu_count() or 2) - 1)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
+
+
+def lower_thread_priority(niceness: int = 10) -> None:
+    """Let the GUI thread win the CPU over this worker thread (Linux: per-thread nice value).
+
+    Elsewhere (or without permission) nothing happens. Pool threads keep the value; they only run jobs.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
+            os.setpriority(os.PRIO_PROCESS, tid, niceness)
+
+
+_model_locks: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_registry_lock = threading.Lock()
+
+
+def model_lock(model: Any) -> threading.Lock:
+    """The lock that lets one thread at a time run ``model`` (scoring and reconstruction share it)."""
+    with _registry_lock:
+        lock = _model_locks.get(model)
+        if lock is None:
+            lock = _model_locks[model] = threading.Lock()
+        return lock
+
+
+def independent_reader(source: FrameSource) -> FrameSource:
+    """A second decoder for a video file, so a worker's sequential reads do not fight the GUI's seeks.
+
+    Video files decode through one ``cv2.VideoCapture`` guarded by a lock: when playback and a
+    worker share it, every read becomes a seek. Other sources are returned as they are.
+    """
+    from vad_core.errors import SourceError
+    from vad_core.sources.video_file import VideoFileSource
+
+    if isinstance(source, VideoFileSource) and source.path is not None:
+        try:
+            reader = VideoFileSource(source.path)
+        except SourceError:
+            return source
+        return reader if len(reader) == len(source) else source
+    return source
+
+
+@dataclass
+class ScoreBuffers:
+    """Per-frame errors (NaN until scored) and float16 maps of one scoring job.
+
+    The job writes frames ``[0, stop)`` before it yields an update saying so; the GUI only reads
+    frames below the last ``stop`` it received, so both threads share the arrays without copies.
+    """
+
+    errors: np.ndarray
+    maps: np.ndarray | None = None
+
+
+@dataclass
+class ScoreUpdate:
+    """Frames ``start .. stop - 1`` of ``buffers`` are scored (``total`` frames in the source)."""
+
+    start: int
+    stop: int
+    total: int
+    buffers: ScoreBuffers
+    cached: bool = False
+
+
+@dataclass
+class ScoreSummary:
+    """What a finished scoring job did."""
+
+    frames: int
+    seconds: float
+    cached: bool
+    device: str
+    batch_size: int
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else float("inf")
+
+
+def score_job(
+    model: AnomalyModel,
+    source: FrameSource,
+    inference: InferenceConfig,
+    cache: ScoreCache | None = None,
+    key: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Generator[ScoreUpdate | Progress | Notice, None, ScoreSummary]:
+    """Score ``source`` (or read it from ``cache``); see the module docstring."""
+    from vad_core.device import resolve_device
+
+    began = time.perf_counter()
+    total = len(source)
+    device = resolve_device(inference.device)
+    if cache is not None and key is not None:
+        hit = cache.load(key)
+        if hit is not None and len(hit.errors) == total:
+            buffers = ScoreBuffers(hit.errors, hit.maps)
+            yield ScoreUpdate(0, total, total, buffers, cached=True)
+            yield Progress(total, total)
+            return ScoreSummary(total, time.perf_counter() - began, True, device.type, inference.batch_size)
+    lower_thread_priority()
+    if device.type == "cpu":
+        limit_torch_threads()
+    buffers = ScoreBuffers(np.full(total, np.nan, np.float32))
+    notices: list[str] = []  # filled by score_source between chunks
+    reported: list[str] = []
+    batch_size = inference.batch_size
+    yield Progress(0, total, f"scoring {getattr(source, 'name', 'video')} on {device.type.upper()}")
+    chunks = score_source(model, source, inference, on_notice=notices.append)
+    lock = model_lock(model)
+    while True:
+        with lock:  # one batch at a time holds the model; a reconstruction can run in between
+            chunk = next(chunks, None)
+        if chunk is None:
+            break
+        for notice in [*notices, *([chunk.notice] if chunk.notice else [])]:
+            reported.append(notice)
+            yield Notice(notice)
+            last_word = notice.rsplit(" ", 1)[-1]
+            if "halved to" in notice and last_word.isdigit():
+                batch_size = int(last_word)
+        notices.clear()
+        buffers.errors[chunk.start : chunk.stop] = chunk.errors
+        if chunk.maps is not None:
+            if buffers.maps is None:
+                buffers.maps = np.zeros((total, *chunk.maps.shape[1:]), np.float16)
+            buffers.maps[chunk.start : chunk.stop] = chunk.maps
+        yield ScoreUpdate(chunk.start, chunk.stop, total, buffers)
+        yield Progress(chunk.stop, total)
+    seconds = time.perf_counter() - began
+    if cache is not None and key is not None:
+        try:
+            cache.store(key, buffers.errors, buffers.maps, {**(meta or {}), "seconds": seconds})
+        except OSError as error:
+            yield Notice(f"scores not cached ({error.strerror or error})")
+    return ScoreSummary(total, seconds, False, device.type, batch_size, reported)
+
+
+def train_job(
+    config: Any,
+    sources: Sequence[FrameSource],
+    frame_ranges: Sequence[Sequence[tuple[int, int]]] | None,
+    output: str | Path,
+    metadata: dict[str, Any] | None = None,
+) -> Generator[Any, None, Any]:
+    """Train ``config`` (a ``TrainConfig``) on the selected frames; yields ``TrainEvent``s."""
+    from vad_core.device import resolve_device
+    from vad_core.sources.preprocess import Preprocess
+    from vad_core.training import FrameBank, train_iter
+
+    lower_thread_priority()
+    if resolve_device(config.device).type == "cpu":
+        limit_torch_threads()
+    yield Notice("preparing training frames")
+    preprocess = Preprocess(size=config.model.size, channels=config.model.channels)
+    bank = FrameBank.from_sources([independent_reader(s) for s in sources], preprocess, frame_ranges)
+    yield Notice(f"{len(bank)} training frames ready")
+    result = yield from train_iter(config, bank, output=output, metadata=metadata, report_every=1)
+    return result
+
+
+def reconstruct_job(
+    model: AnomalyModel, source: FrameSource, index: int, inference: InferenceConfig
+) -> Generator[Any, None, tuple[int, FrameReconstruction]]:
+    """Input, reconstruction and error map of frame ``index`` (one model window, batch 1)."""
+    if False:  # pragma: no cover - makes this a generator, so Worker can run it
+        yield None
+    config = InferenceConfig(
+        batch_size=1, device=inference.device, amp=inference.amp, error=inference.error, keep_maps=True
+    )
+    with model_lock(model):
+        return index, reconstruct_frame(model, source, index, config)

@@ -1,0 +1,107 @@
+"""The events table: one row per flagged event (start, end, duration, peak score); a click seeks.
+
+Frames are counted from 0 and ``end`` is the last frame of the event (the engine's half-open
+``[start, end)`` shown inclusively, as operators read it). When ground truth is known a last
+column says whether the event overlaps a true anomaly ("hit") or not ("false alarm").
+
+Example::
+
+    table = EventsTable()
+    table.set_events(session.events, fps=25.0, ground_truth=session.ground_truth)
+    table.eventActivated.connect(lambda i: player.seek(session.events[i].start))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+
+from vad_core.scoring import Event
+
+COLUMNS = ("start", "end", "duration", "peak")
+TRUTH_COLUMN = "truth"
+
+
+class EventsTable(QTableWidget):
+    """Flagged events; ``eventActivated(index)`` when the operator clicks or selects a row."""
+
+    eventActivated = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.verticalHeader().setDefaultSectionSize(22)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setHighlightSections(False)
+        self.setToolTip("Flagged events. Click a row to jump to the event (Shift+←/→ for previous/next).")
+        self.events: list[Event] = []
+        self.cellClicked.connect(lambda row, _col: self._activate(row))
+        self.itemSelectionChanged.connect(self._selection_changed)
+
+    def set_events(
+        self, events: Sequence[Event], fps: float = 25.0, ground_truth: np.ndarray | None = None
+    ) -> None:
+        """Fill the table (selection is cleared, no signal)."""
+        self.events = list(events)
+        columns = [*COLUMNS, TRUTH_COLUMN] if ground_truth is not None else list(COLUMNS)
+        with QSignalBlocker(self):
+            self.clearContents()
+            self.setColumnCount(len(columns))
+            self.setHorizontalHeaderLabels(columns)
+            self.setRowCount(len(self.events))
+            fps = fps if fps > 0 else 25.0
+            for row, event in enumerate(self.events):
+                cells = [
+                    (f"{event.start}", f"frame {event.start}, {event.start / fps:.2f} s"),
+                    (f"{event.end - 1}", f"frame {event.end - 1}, {(event.end - 1) / fps:.2f} s"),
+                    (f"{event.duration / fps:.1f} s", f"{event.duration} frames"),
+                    (f"{event.peak_score:.2f}", f"highest anomaly score, at frame {event.peak_frame}"),
+                ]
+                if ground_truth is not None:
+                    hit = bool(np.any(ground_truth[event.start : event.end]))
+                    cells.append(
+                        ("hit" if hit else "false alarm", "overlaps a ground-truth anomaly" if hit else "")
+                    )
+                for column, (text, tip) in enumerate(cells):
+                    item = QTableWidgetItem(text)
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                    item.setToolTip(tip or text)
+                    if column == len(COLUMNS) and text == "false alarm":
+                        item.setForeground(QColor("#ef9a9a"))
+                    self.setItem(row, column, item)
+            if ground_truth is not None:
+                self.horizontalHeader().setSectionResizeMode(
+                    len(COLUMNS), QHeaderView.ResizeMode.ResizeToContents
+                )
+
+    def select_event(self, index: int | None) -> None:
+        """Highlight row ``index`` (None clears) without emitting ``eventActivated``."""
+        with QSignalBlocker(self):
+            if index is None or not 0 <= index < self.rowCount():
+                self.clearSelection()
+            else:
+                self.selectRow(index)
+                self.scrollToItem(self.item(index, 0))
+
+    def selected_event(self) -> int | None:
+        rows = {index.row() for index in self.selectionModel().selectedRows()}
+        return min(rows) if rows else None
+
+    def _activate(self, row: int) -> None:
+        if 0 <= row < len(self.events):
+            self.eventActivated.emit(row)
+
+    def _selection_changed(self) -> None:
+        row = self.selected_event()
+        if row is not None:
+            self._activate(row)

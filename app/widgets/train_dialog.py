@@ -1,0 +1,364 @@
+"""Train on this footage: train a model on frames marked as normal, in the background.
+
+The dialog fills a ``vad_core.training.TrainConfig`` (architecture, input size, epochs, batch
+size), lets the operator pick which frames to learn from (``TrainingChoice``: frames marked
+normal, all frames outside flagged events, the whole clip, or - for the demo - the synthetic
+benchmark's normal training clips) and where to save the checkpoint, then runs
+``app.jobs.train_job`` on the worker pool. A progress bar and a live loss curve (training loss per
+batch, validation loss per epoch) follow the run; Stop or closing the dialog cancels it. When it
+ends, "Use this model" hands the checkpoint to the review window (``modelReady``).
+
+Example::
+
+    dialog = TrainDialog(pool, model_names(), [TrainingChoice("whole clip", [source], None)], "runs/m")
+    dialog.modelReady.connect(window.load_checkpoint)
+    dialog.show()
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.jobs import train_job
+from app.theme import PLOT_BACKGROUND
+from app.workers import Worker, WorkerPool
+from vad_core.sources.base import FrameSource
+
+SIZES = ((64, 64), (128, 128), (128, 192), (192, 256), (256, 256))
+
+
+@dataclass
+class TrainingChoice:
+    """One way to pick training frames: sources and, per source, the frame intervals (None = all)."""
+
+    label: str
+    sources: list[FrameSource]
+    ranges: list[list[tuple[int, int]]] | None = None
+    dataset: str = ""  # what "trained on" will say
+
+    @property
+    def frames(self) -> int:
+        if self.ranges is None:
+            return sum(len(s) for s in self.sources)
+        return sum(max(0, b - a) for ranges in self.ranges for a, b in ranges)
+
+
+class TrainDialog(QDialog):
+    """Training settings, frame selection, progress bar, live loss curve, Start / Stop / Use."""
+
+    modelReady = Signal(str)
+
+    def __init__(
+        self,
+        pool: WorkerPool,
+        architectures: Sequence[str],
+        choices: Sequence[TrainingChoice],
+        output: str | Path,
+        architecture: str = "bcae1",
+        size: tuple[int, int] = (128, 128),
+        channels: int = 1,
+        epochs: int = 10,
+        device: str = "auto",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Train on this footage")
+        self.pool = pool
+        self.choices = list(choices)
+        self.channels = channels
+        self.device = device
+        self.worker: Worker | None = None
+        self.checkpoint: Path | None = None
+        self._train_x: list[float] = []
+        self._train_y: list[float] = []
+        self._val_x: list[float] = []
+        self._val_y: list[float] = []
+        self._dirty = False
+
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.architecture = QComboBox()
+        self.architecture.addItems(list(architectures))
+        if architecture in architectures:
+            self.architecture.setCurrentText(architecture)
+        form.addRow("Architecture", self.architecture)
+        self.size = QComboBox()
+        for height, width in SIZES:
+            self.size.addItem(f"{width}×{height}")
+        wanted = tuple(size)
+        self.size.setCurrentIndex(SIZES.index(wanted) if wanted in SIZES else 1)
+        self.size.setToolTip("Model input size (frames are resized); smaller trains faster")
+        form.addRow("Input size", self.size)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 300)
+        self.epochs.setValue(epochs)
+        self.epochs.setToolTip("Maximum epochs; training stops early when validation loss stops improving")
+        form.addRow("Epochs", self.epochs)
+        self.batch = QSpinBox()
+        self.batch.setRange(2, 512)
+        self.batch.setValue(32)
+        form.addRow("Batch size", self.batch)
+        frames_box = QWidget()
+        frames_layout = QVBoxLayout(frames_box)
+        frames_layout.setContentsMargins(0, 0, 0, 0)
+        self.frame_buttons = QButtonGroup(self)
+        first_enabled = None
+        for i, choice in enumerate(self.choices):
+            button = QRadioButton(f"{choice.label} ({choice.frames} frames)")
+            button.setEnabled(choice.frames > 0)
+            if choice.frames > 0 and first_enabled is None:
+                first_enabled = button
+            self.frame_buttons.addButton(button, i)
+            frames_layout.addWidget(button)
+        if first_enabled is not None:
+            first_enabled.setChecked(True)
+        form.addRow("Normal frames", frames_box)
+        out_row = QHBoxLayout()
+        self.output = QLineEdit(str(output))
+        browse = QPushButton("…")
+        browse.setFixedWidth(32)
+        browse.clicked.connect(self._browse)
+        out_row.addWidget(self.output, 1)
+        out_row.addWidget(browse)
+        form.addRow("Save as", out_row)
+        layout.addLayout(form)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("not started")
+        layout.addWidget(self.progress)
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground(PLOT_BACKGROUND)
+        self.plot.setLabel("left", "loss")
+        self.plot.setLabel("bottom", "epoch")
+        self.plot.setLogMode(y=True)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.getAxis("left").setStyle(maxTextLevel=0)  # label the decades only
+        self.plot.addLegend(offset=(-10, 10))
+        self.plot.setMinimumHeight(180)
+        self.train_curve = self.plot.plot(
+            [], [], pen=pg.mkPen("#4fc3f7", width=1.5), name="training (per batch)"
+        )
+        self.val_curve = self.plot.plot(
+            [],
+            [],
+            pen=pg.mkPen("#ffb74d", width=2),
+            symbol="o",
+            symbolSize=6,
+            symbolBrush="#ffb74d",
+            name="validation (per epoch)",
+        )
+        layout.addWidget(self.plot, 1)
+        self.status = QLabel("Choose the settings and press Start.")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
+        self.use_button = QPushButton("Use this model")
+        self.use_button.setEnabled(False)
+        self.use_button.clicked.connect(self._use)
+        close = QPushButton("Close")
+        close.clicked.connect(self.reject)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.use_button)
+        buttons.addWidget(close)
+        layout.addLayout(buttons)
+        self._timer = QTimer(self)
+        self._timer.setInterval(200)
+        self._timer.timeout.connect(self._flush)
+        self.resize(560, 620)
+
+    # -- run ---------------------------------------------------------------------------------------
+    def selected_choice(self) -> TrainingChoice | None:
+        index = self.frame_buttons.checkedId()
+        return self.choices[index] if 0 <= index < len(self.choices) else None
+
+    def input_size(self) -> tuple[int, int]:
+        """The chosen model input ``(height, width)``."""
+        return SIZES[max(0, self.size.currentIndex())]
+
+    def train_config(self):
+        from vad_core.models.base import ModelConfig
+        from vad_core.training import TrainConfig
+
+        choice = self.selected_choice()
+        frames = choice.frames if choice else 0
+        return TrainConfig(
+            model=ModelConfig(self.architecture.currentText(), self.channels, self.input_size()),
+            max_epochs=self.epochs.value(),
+            batch_size=self.batch.value(),
+            device=self.device,
+            max_windows_per_epoch=2000 if frames > 2000 else None,
+        )
+
+    def start(self) -> None:
+        choice = self.selected_choice()
+        if self.worker is not None or choice is None or choice.frames == 0:
+            return
+        try:
+            config = self.train_config()
+        except Exception as error:  # noqa: BLE001 - a bad setting becomes a message
+            self.status.setText(f"<span style='color:#ef9a9a'>{error}</span>")
+            return
+        output = Path(self.output.text()).expanduser()
+        name = config.model.name.upper()
+        metadata = {
+            "display_name": f"{name} ({choice.dataset or choice.label})",
+            "training": {"dataset": choice.dataset or choice.label},
+        }
+        self._train_x, self._train_y, self._val_x, self._val_y = [], [], [], []
+        self.train_curve.setData([], [])
+        self.val_curve.setData([], [])
+        sources, ranges = list(choice.sources), choice.ranges
+        worker = Worker(lambda: train_job(config, sources, ranges, output, metadata), name="training")
+        worker.signals.chunk.connect(self._event)
+        worker.signals.message.connect(self.status.setText)
+        worker.signals.done.connect(self._done)
+        worker.signals.failed.connect(self._failed)
+        worker.signals.finished.connect(self._finished)
+        self.worker = worker
+        self.progress.setRange(0, config.max_epochs)
+        self.progress.setValue(0)
+        self.progress.setFormat("starting…")
+        self.start_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.use_button.setEnabled(False)
+        self.status.setText("Preparing frames…")
+        self._timer.start()
+        self.pool.start(worker)
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.status.setText("Stopping after the current batch…")
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    # -- worker slots ------------------------------------------------------------------------------
+    def _is_current(self) -> bool:
+        return self.worker is not None and self.worker.sent(self.sender())
+
+    def _event(self, event) -> None:
+        if not self._is_current():
+            return
+        if event.kind == "batch" and event.batches:
+            x = event.epoch - 1 + event.batch / event.batches
+            if math.isfinite(event.loss) and event.loss > 0:
+                self._train_x.append(x)
+                self._train_y.append(event.loss)
+            scale = 1000
+            self.progress.setRange(0, self.epochs.value() * scale)
+            self.progress.setValue(int(x * scale))
+            self.progress.setFormat(
+                f"epoch {event.epoch} / {self.epochs.value()}, batch {event.batch} / {event.batches}"
+            )
+            self._dirty = True
+        elif event.kind == "epoch":
+            if math.isfinite(event.val_loss) and event.val_loss > 0:
+                self._val_x.append(float(event.epoch))
+                self._val_y.append(event.val_loss)
+            self.status.setText(
+                f"epoch {event.epoch}: training loss {event.loss:.5f}, validation loss {event.val_loss:.5f}, "
+                f"learning rate {event.learning_rate:.2g}"
+            )
+            self._dirty = True
+        elif event.message:
+            self.status.setText(event.message)
+
+    def _flush(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.train_curve.setData(self._train_x, self._train_y)
+            self.val_curve.setData(self._val_x, self._val_y)
+
+    def _done(self, result) -> None:
+        if not self._is_current():
+            return
+        self.checkpoint = Path(result.checkpoint) if result.checkpoint else None
+        stop = " (early stopping)" if result.stopped_early else ""
+        self.status.setText(
+            f"Done{stop}: best validation loss {result.best_val_loss:.5f} at epoch {result.best_epoch}, "
+            f"{result.seconds:.0f} s. Saved to {self.checkpoint}."
+        )
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        self.progress.setFormat("done")
+        self.use_button.setEnabled(self.checkpoint is not None)
+
+    def _failed(self, message: str) -> None:
+        if not self._is_current():
+            return
+        self.status.setText(f"<span style='color:#ef9a9a'>Training failed: {message}</span>")
+
+    def _finished(self) -> None:
+        if not self._is_current():
+            return
+        if self.worker is not None and self.worker.is_cancelled:
+            self.status.setText("Training stopped.")
+            self.progress.setFormat("stopped")
+        self.worker = None
+        self._flush()
+        self._timer.stop()
+        self.start_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+
+    def _use(self) -> None:
+        if self.checkpoint is not None:
+            self.modelReady.emit(str(self.checkpoint))
+            self.accept()
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save the trained model as", self.output.text(), "Checkpoints (*.safetensors)"
+        )
+        if path:
+            self.output.setText(path)
+
+    def done(self, result: int) -> None:  # noqa: D401 - QDialog override: closing cancels the run
+        if self.worker is not None:
+            self.worker.cancel()
+        super().done(result)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if self.worker is not None:
+            self.worker.cancel()
+        super().closeEvent(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if event.key() == Qt.Key.Key_Escape and self.worker is not None:
+            self.stop()
+            return
+        super().keyPressEvent(event)

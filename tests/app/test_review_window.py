@@ -1,0 +1,432 @@
+"""The review window, driven like an operator would: open, score, seek, step, cancel, fail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from vad_core.inference import InferenceConfig, score_all
+from vad_core.scoring import anomaly_scores
+
+pytestmark = pytest.mark.gui
+
+
+def open_and_score(wait_scored, window, source, checkpoint, clip=None) -> None:
+    window.open_source(
+        source,
+        "demo-small",
+        clip.labels if clip is not None else None,
+        clip.categories if clip is not None else None,
+    )
+    assert window.load_checkpoint(checkpoint)
+    wait_scored(window)
+
+
+def test_scoring_the_synthetic_clip_draws_one_point_per_frame(
+    qtbot, wait_scored, window, demo_clip, demo_source, tiny_checkpoint
+):
+    open_and_score(wait_scored, window, demo_source, tiny_checkpoint, demo_clip)
+
+    assert window.timeline.curve_points() == len(demo_source)
+    session = window.session
+    assert session.complete and not np.isnan(session.buffers.errors).any()
+    expected = anomaly_scores(session.buffers.errors, session.scoring).events(session.scoring)
+    assert session.events == expected
+    assert window.events_table.rowCount() == len(expected)
+    assert window.timeline.events.visible_count == len(expected)
+    assert window.timeline.band("truth").intervals == [(s, e) for s, e, _ in demo_clip.intervals]
+    assert "Scored 240 frames" in window.statusBar().currentMessage()
+
+
+def test_live_curve_grows_with_the_chunks(qtbot, wait_scored, window, demo_source, tiny_checkpoint):
+    window.model_panel.set_batch_size(16)
+    seen: list[int] = []
+    window.open_source(demo_source, "demo-small")
+    window.load_checkpoint(tiny_checkpoint)
+    window.score_worker.signals.chunk.connect(lambda update: seen.append(update.stop))
+    wait_scored(window)
+
+    assert seen == sorted(seen) and len(seen) >= 10 and seen[-1] == len(demo_source)
+
+
+def test_clicking_the_curve_seeks_to_that_frame(qtbot, wait_scored, window, demo_source, tiny_checkpoint):
+    open_and_score(wait_scored, window, demo_source, tiny_checkpoint)
+    timeline = window.timeline
+    scene_point = timeline.viewbox.mapViewToScene(QPointF(100, 0.2))
+    widget_point = timeline.graphics.mapFromScene(scene_point)
+
+    qtbot.mouseClick(timeline.graphics.viewport(), Qt.MouseButton.LeftButton, pos=widget_point)
+
+    assert abs(window.frame_index - 100) <= 1
+    assert abs(timeline.playhead.value() - window.frame_index) < 1e-6
+
+
+def test_dragging_the_playhead_seeks(qtbot, window, demo_source):
+    window.open_source(demo_source, "demo-small")
+    window.timeline.playhead.setValue(42.3)  # what a drag of the line does
+    assert window.frame_index == 42
+
+
+def test_arrow_keys_step_one_frame_and_shift_arrows_jump_to_events(
+    qtbot, wait_scored, window, demo_clip, demo_source, tiny_checkpoint
+):
+    open_and_score(wait_scored, window, demo_source, tiny_checkpoint, demo_clip)
+    window.seek(10)
+
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    assert window.frame_index == 11
+    qtbot.keyClick(window, Qt.Key.Key_Left)
+    qtbot.keyClick(window, Qt.Key.Key_Left)
+    assert window.frame_index == 9
+
+    events = window.session.events
+    following = [e for e in events if e.start > 9]
+    qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert window.frame_index == (following[0].start if following else 9)
+
+
+def test_space_plays_and_k_pauses(qtbot, window, demo_source):
+    window.open_source(demo_source, "demo-small")
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert window.playing
+    qtbot.waitUntil(lambda: window.frame_index >= 3, timeout=3000)
+    qtbot.keyClick(window, Qt.Key.Key_K)
+    assert not window.playing
+    stopped_at = window.frame_index
+    qtbot.wait(150)
+    assert window.frame_index == stopped_at
+
+
+def test_l_twice_plays_faster_and_j_plays_backwards(qtbot, window, demo_source):
+    window.open_source(demo_source, "demo-small")
+    qtbot.keyClick(window, Qt.Key.Key_L)
+    qtbot.keyClick(window, Qt.Key.Key_L)
+    assert window.playing and window.transport.current_speed() == 1.5
+    window.seek(100)
+    qtbot.keyClick(window, Qt.Key.Key_J)
+    qtbot.waitUntil(lambda: window.frame_index < 98, timeout=3000)
+    window.pause()
+
+
+def test_events_table_click_seeks_to_the_event(qtbot, wait_scored, window, demo_source, tiny_checkpoint):
+    open_and_score(wait_scored, window, demo_source, tiny_checkpoint)
+    window.set_threshold(0.3)  # a low threshold, so that an untrained model flags something
+    assert window.session.events, "expected at least one event at threshold 0.3"
+    last = len(window.session.events) - 1
+    rect = window.events_table.visualItemRect(window.events_table.item(last, 0))
+
+    qtbot.mouseClick(window.events_table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+    assert window.frame_index == window.session.events[last].start
+    assert window.timeline.events.selected == last
+
+
+def test_dragging_the_threshold_line_recomputes_events(
+    qtbot, wait_scored, window, demo_source, tiny_checkpoint
+):
+    open_and_score(wait_scored, window, demo_source, tiny_checkpoint)
+    window.timeline.threshold_line.setValue(0.8)  # s(t) = 0.8, i.e. anomaly threshold 0.2
+
+    assert window.session.scoring.threshold == pytest.approx(0.2)
+    assert window.scoring_controls.threshold.value() == pytest.approx(0.2)
+    assert window.session.events == window.session.scores.events(window.session.scoring)
+    assert window.events_table.rowCount() == len(window.session.events)
+
+
+def test_cancelling_a_running_job_stops_it_and_clears_the_partial_curve(
+    qtbot, window, demo_source, tiny_checkpoint
+):
+    window.model_panel.set_batch_size(1)
+    window.open_source(demo_source, "demo-small")
+    window.load_checkpoint(tiny_checkpoint)
+    worker = window.score_worker
+    assert worker is not None
+    qtbot.waitUntil(lambda: window.session.scored > 0, timeout=10_000)
+
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+
+    assert worker.wait(10)
+    assert window.score_worker is None and worker.result is None
+    assert not window.session.complete and window.session.scored == 0
+    window._flush_scores()
+    assert window.timeline.curve_points() == 0
+    assert "cancelled" in window.statusBar().currentMessage()
+    assert window.model_panel.score_button.isEnabled()
+
+
+def test_switching_model_mid_run_keeps_only_the_new_models_scores(
+    qtbot, wait_scored, window, demo_source, tiny_checkpoint, other_checkpoint
+):
+    from vad_core.checkpoint import load_checkpoint
+
+    window.model_panel.set_batch_size(4)
+    window.open_source(demo_source, "demo-small")
+    window.load_checkpoint(tiny_checkpoint)
+    first = window.score_worker
+    qtbot.waitUntil(lambda: window.session.scored > 0, timeout=10_000)
+    window.load_checkpoint(other_checkpoint)
+    wait_scored(window)
+
+    assert first.wait(10)
+    expected = score_all(
+        load_checkpoint(other_checkpoint).model, demo_source, InferenceConfig(batch_size=32)
+    ).errors
+    np.testing.assert_allclose(window.session.buffers.errors, expected, rtol=1e-4, atol=1e-7)
+
+
+def test_reopening_a_scored_video_reads_the_cache(qtbot, wait_scored, window, demo_clip, tiny_checkpoint):
+    from vad_core.sources.base import ArraySource
+
+    open_and_score(wait_scored, window, ArraySource(demo_clip.frames.copy(), 25.0, "a"), tiny_checkpoint)
+    first = window.session.buffers.errors.copy()
+    assert not window.last_score_summary.cached
+
+    window.open_source(ArraySource(demo_clip.frames.copy(), 25.0, "b"), "again")
+    wait_scored(window)
+
+    assert window.last_score_summary.cached
+    np.testing.assert_array_equal(window.session.buffers.errors, first)
+    assert window.session.maps is not None and window.session.maps.dtype == np.float16
+    assert "cache" in window.statusBar().currentMessage()
+
+
+def test_overlay_is_the_frames_error_map_scaled_to_the_frame(
+    qtbot, wait_scored, window, demo_source, tiny_checkpoint
+):
+    open_and_score(wait_scored, window, demo_source, tiny_checkpoint)
+    window.seek(20)
+    image = window.video_view.overlay_item.image
+    assert image is not None and image.shape == demo_source.frame_size
+    assert window.video_view.overlay_item.isVisible()
+
+    qtbot.keyClick(window, Qt.Key.Key_H)
+    assert not window.video_view.overlay_item.isVisible()
+    assert not window.heatmap_controls.overlay.isChecked()
+
+
+def test_side_by_side_shows_input_reconstruction_and_error(
+    qtbot, wait_scored, window, demo_source, tiny_checkpoint
+):
+    open_and_score(wait_scored, window, demo_source, tiny_checkpoint)
+    window.seek(30)
+    qtbot.waitUntil(
+        lambda: window.recon_worker is None and window.side_by_side.items["reconstruction"].image is not None
+    )
+    for name in ("input", "reconstruction", "error"):
+        assert window.side_by_side.items[name].image.shape[:2] == (64, 64)
+
+
+def test_a_corrupt_video_shows_a_dialog_naming_the_file(qtbot, window, tmp_path):
+    broken = tmp_path / "broken.avi"
+    broken.write_bytes(b"this is not a video" * 100)
+
+    assert not window.open_path(broken)
+
+    dialog = window.error_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert "broken.avi" in dialog.text()
+    dialog.close()
+    assert window.session.source is None  # nothing half-opened; the window stays usable
+
+
+def test_an_incompatible_checkpoint_shows_a_dialog_and_keeps_the_old_model(
+    qtbot, window, tiny_checkpoint, tmp_path
+):
+    import json
+    import shutil
+
+    bad = tmp_path / "wrong.safetensors"
+    shutil.copy(tiny_checkpoint, bad)
+    description = json.loads(tiny_checkpoint.with_suffix(".json").read_text())
+    description["model"]["name"] = "bcae2"  # the weights are BCAE1's
+    description.pop("weights_sha256", None)
+    bad.with_suffix(".json").write_text(json.dumps(description))
+    window.load_checkpoint(tiny_checkpoint)
+
+    assert not window.load_checkpoint(bad)
+
+    assert "wrong.safetensors" in window.error_dialog.text()
+    assert window.session.checkpoint.path == tiny_checkpoint
+
+
+def test_closing_the_window_cancels_running_jobs(qtbot, home, demo_source, tiny_checkpoint):
+    from app.main_window import MainWindow
+    from app.settings import AppSettings, _MemoryStore
+    from vad_core.score_cache import ScoreCache
+
+    win = MainWindow(settings=AppSettings(_MemoryStore()), cache=ScoreCache(home / "c"))
+    win.show()
+    win.model_panel.set_batch_size(1)
+    win.open_source(demo_source, "demo-small")
+    win.load_checkpoint(tiny_checkpoint)
+    worker = win.score_worker
+    qtbot.waitUntil(lambda: win.session.scored > 0, timeout=10_000)
+
+    win.close()
+
+    assert worker.is_finished and worker.is_cancelled
+    assert win.pool.running == []
+
+
+def test_demo_without_a_bundled_model_offers_to_train_one(qtbot, window, monkeypatch):
+    monkeypatch.setattr("app.main_window._bundled_demo_models", lambda: [])
+    window.open_demo()
+
+    assert window.session.source_name == "demo (synthetic)"
+    assert window.session.ground_truth is not None and window.session.ground_truth.sum() == 120
+    assert window.info_dialog is not None and window.info_dialog.isVisible()
+    assert "Train a demo model" in [b.text().rstrip("…") + "…" for b in window.info_dialog.buttons()][0]
+    window.info_dialog.close()
+
+
+def test_demo_uses_the_bundled_model_when_present(qtbot, window, monkeypatch, tiny_checkpoint):
+    monkeypatch.setattr("app.main_window._bundled_demo_models", lambda: [tiny_checkpoint])
+    window.open_demo()
+    assert window.session.checkpoint is not None
+    window.cancel_jobs()
+
+
+def test_help_lists_the_playback_shortcuts(qtbot, window):
+    window.show_help()
+    rows = {
+        window.help_dialog.table.item(r, 1).text(): window.help_dialog.table.item(r, 0).text()
+        for r in range(window.help_dialog.table.rowCount())
+    }
+    assert rows["Play / pause"] == "Space"
+    assert "Left" in rows["Step one frame back"]
+    assert rows["Next event"] == "Shift+Right"
+    assert {"Play backwards (again: faster)", "Pause", "Play forwards (again: faster)"} <= set(rows)
+    window.help_dialog.close()
+
+
+def test_marking_normal_frames_with_i_and_o(qtbot, window, demo_source):
+    window.open_source(demo_source, "demo-small")
+    window.seek(5)
+    qtbot.keyClick(window, Qt.Key.Key_I)
+    window.seek(40)
+    qtbot.keyClick(window, Qt.Key.Key_O)
+    assert window.session.normal_ranges == [(5, 41)]
+    assert window.timeline.band("normal").intervals == [(5, 41)]
+
+
+def test_train_on_this_footage_trains_and_loads_the_model(qtbot, wait_scored, window, demo_source):
+    window.open_source(demo_source, "demo-small")
+    window.session.mark_normal(0, 40)
+    window.open_train_dialog()
+    dialog = window.train_dialog
+    dialog.size.setCurrentIndex(0)  # 64x64
+    dialog.epochs.setValue(1)
+    dialog.batch.setValue(16)
+    assert dialog.selected_choice().frames == 40
+
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+
+    assert dialog.checkpoint is not None and dialog.checkpoint.is_file(), dialog.status.text()
+    assert dialog.train_curve.getData()[0] is not None
+    dialog.use_button.click()
+    assert window.session.checkpoint is not None
+    assert window.session.checkpoint.trained_on == "demo-small"
+    wait_scored(window)
+
+
+def test_dropping_a_frame_folder_opens_it(qtbot, window, tmp_path, demo_clip):
+    import cv2
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(12):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), demo_clip.frames[i])
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.session.source is not None)
+
+    assert len(window.session.source) == 12
+    assert window.settings.recent_files()[0] == str(folder)
+
+
+def test_out_of_memory_halves_the_batch_and_says_so_in_the_status_bar(
+    qtbot, wait_scored, window, demo_source, tiny_checkpoint
+):
+    from vad_core.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(tiny_checkpoint)
+    checkpoint.sha256 = None  # not cached: this run must really score
+    forward = checkpoint.model.forward
+
+    def forward_with_little_memory(frames):
+        if frames.shape[0] > 8:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return forward(frames)
+
+    checkpoint.model.forward = forward_with_little_memory
+    messages: list[str] = []
+    window.statusBar().messageChanged.connect(messages.append)
+    window.open_source(demo_source, "demo-small")
+    window.set_checkpoint(checkpoint)
+    wait_scored(window)
+
+    assert any("batch size halved to 16" in m for m in messages)
+    assert window.last_score_summary.batch_size == 8
+    assert "halved to 8" in window.statusBar().currentMessage()
+    assert window.timeline.curve_points() == len(demo_source)
+
+
+def test_switching_video_mid_run_scores_only_the_new_video(
+    qtbot, wait_scored, window, demo_clip, tiny_checkpoint
+):
+    from vad_core.checkpoint import load_checkpoint
+    from vad_core.sources.base import ArraySource
+
+    window.model_panel.set_batch_size(4)
+    window.load_checkpoint(tiny_checkpoint)
+    window.open_source(ArraySource(demo_clip.frames, 25.0, "long"), "long")
+    qtbot.waitUntil(lambda: window.session.scored > 0, timeout=10_000)
+    short = ArraySource(demo_clip.frames[::-1][:50].copy(), 25.0, "short")
+    window.open_source(short, "short")
+    wait_scored(window)
+
+    assert window.timeline.curve_points() == 50
+    expected = score_all(load_checkpoint(tiny_checkpoint).model, short, InferenceConfig(batch_size=32)).errors
+    np.testing.assert_allclose(window.session.buffers.errors, expected, rtol=1e-4, atol=1e-7)
+
+
+def test_a_dataset_clip_opens_with_its_ground_truth(qtbot, window, tmp_path):
+    from vad_core.datasets.synthetic import SyntheticConfig, write_synthetic_dataset
+
+    config = SyntheticConfig(
+        height=64, width=64, train_clips=1, test_clips_per_type=1, frames_per_clip=60, anomaly_frames=(10, 20)
+    )
+    write_synthetic_dataset(tmp_path / "synth", config, demo=False)
+
+    assert window.open_path(f"{tmp_path / 'synth'}::test_01_spatial")
+
+    assert len(window.session.source) == 60
+    truth = window.timeline.band("truth").intervals
+    assert len(truth) == 1 and 10 <= truth[0][1] - truth[0][0] <= 20
+    assert window.settings.recent_files()[0].endswith("synth::test_01_spatial")
+
+
+def test_later_panels_plug_in_as_a_timeline_band_and_a_right_dock(qtbot, window, demo_source):
+    from PySide6.QtWidgets import QLabel
+
+    band = window.timeline.add_band("labels", "#90caf9", "labels")
+    window.open_source(demo_source, "demo-small")
+    band.set_intervals([(3, 9)])
+    dock = window.add_right_dock("Explain", QLabel("why"))
+
+    assert window.timeline.band("labels").intervals == [(3, 9)]
+    assert window.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    qtbot.waitUntil(lambda: dock in window.tabifiedDockWidgets(window.side_dock), timeout=2000)

@@ -1,0 +1,218 @@
+"""Disk cache of per-frame errors and error maps, per (source, checkpoint, inference settings).
+
+Reopening a video that was already scored with the same model is instant: the review window asks
+the cache before it starts inference. An entry is one uncompressed ``.npz`` under
+``cache_dir()/scores`` holding ``errors`` (T,) float32, optional ``maps`` (T, h, w) float16 and
+``meta`` (a JSON string). Entries are written atomically (temporary file, fsync, rename), read
+without unpickling, and the cache is kept under ``max_bytes`` by removing the least recently used
+entries. A damaged entry is deleted and reported as a miss, never as an error.
+
+The key combines
+
+* the source identity: path + size + modification time for a video file; path, frame count,
+  folder modification time and a hash of three frames for a frame folder; a hash of a few frames
+  plus shape and fps for in-memory sources (``source_identity``);
+* the checkpoint's weights SHA-256;
+* the inference settings that change the numbers (error type, frame reduction, patch size and
+  whether bfloat16 autocast ran).
+
+Example::
+
+    cache = ScoreCache()
+    key = cache_key(source, checkpoint.sha256, InferenceConfig(), device="cpu")
+    hit = cache.load(key)                     # CachedScores or None
+    if hit is None:
+        result = score_all(checkpoint.model, source)
+        cache.store(key, result.errors, result.maps, {"source": source.name})
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vad_core.sources.base import FrameSource
+
+CACHE_VERSION = 1
+DEFAULT_MAX_BYTES = 2 * 1024**3  # our choice: 2 GiB of cached scores (about 150 videos of 400 frames)
+_SAMPLE_FRAMES = 3
+
+
+@dataclass
+class CachedScores:
+    """One cache entry: per-frame errors, optional float16 maps and the metadata stored with them."""
+
+    errors: np.ndarray
+    maps: np.ndarray | None
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def _hash_frames(source: FrameSource, count: int) -> str:
+    """SHA-256 of ``count`` evenly spaced frames (first and last included)."""
+    digest = hashlib.sha256()
+    length = len(source)
+    indices = sorted({round(i * (length - 1) / max(count - 1, 1)) for i in range(count)}) if length else []
+    for index in indices:
+        frame = np.ascontiguousarray(source.frame(int(index)))
+        digest.update(str(frame.shape).encode())
+        digest.update(frame.tobytes())
+    return digest.hexdigest()
+
+
+def source_identity(source: FrameSource) -> dict[str, Any]:
+    """What identifies a source's frames (see the module docstring); JSON-serialisable."""
+    base: dict[str, Any] = {
+        "frames": len(source),
+        "size": list(source.frame_size),
+        "channels": source.channels,
+    }
+    path = getattr(source, "path", None)
+    if path is None:
+        return {
+            **base,
+            "kind": "memory",
+            "fps": round(float(source.fps), 6),
+            "content": _hash_frames(source, 8),
+        }
+    path = Path(path).resolve()
+    stat = path.stat()
+    identity = {
+        **base,
+        "kind": "file",
+        "path": str(path),
+        "bytes": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+    }
+    if path.is_dir():
+        identity["kind"] = "folder"
+        identity["content"] = _hash_frames(source, _SAMPLE_FRAMES)
+    return identity
+
+
+def cache_key(
+    source: FrameSource,
+    checkpoint_sha256: str | None,
+    inference: Any,
+    device: str = "cpu",
+) -> str:
+    """Hex key of (source identity x checkpoint x settings that change the scores).
+
+    ``inference`` is an ``InferenceConfig`` (read for ``error``, ``reduction``, ``patch`` and ``amp``);
+    ``device`` is the device type that will run ("cpu" or "cuda"): bfloat16 autocast only runs on CUDA.
+    """
+    settings = {
+        "error": inference.error,
+        "reduction": inference.reduction,
+        "patch": int(inference.patch) if inference.reduction == "patch_max" else None,
+        "precision": "bf16" if (inference.amp and device.startswith("cuda")) else "fp32",
+    }
+    payload = {
+        "version": CACHE_VERSION,
+        "source": source_identity(source),
+        "checkpoint": checkpoint_sha256 or "unsaved",
+        "settings": settings,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:40]
+
+
+class ScoreCache:
+    """The folder of cached scores; safe to share between processes (atomic renames)."""
+
+    def __init__(self, root: str | Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if root is None:
+            from vad_core.paths import cache_dir
+
+            root = cache_dir() / "scores"
+        self.root = Path(root)
+        self.max_bytes = int(max_bytes)
+
+    def path_of(self, key: str) -> Path:
+        return self.root / f"{key}.npz"
+
+    def load(self, key: str) -> CachedScores | None:
+        """The entry for ``key``, or ``None`` (missing or damaged: a damaged file is removed)."""
+        path = self.path_of(key)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                errors = np.asarray(data["errors"], np.float32)
+                maps = np.asarray(data["maps"]) if "maps" in data.files else None
+                meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError):
+            path.unlink(missing_ok=True)
+            return None
+        if errors.ndim != 1 or (maps is not None and (maps.ndim != 3 or len(maps) != len(errors))):
+            path.unlink(missing_ok=True)
+            return None
+        if meta.get("cache_version") != CACHE_VERSION:
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # least recently *used*: reading counts as a use
+        return CachedScores(errors=errors, maps=maps, meta=meta, path=path)
+
+    def store(
+        self, key: str, errors: np.ndarray, maps: np.ndarray | None, meta: dict[str, Any] | None = None
+    ) -> Path:
+        """Write an entry atomically (temporary file, fsync, rename); then trim the cache to size."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        target = self.path_of(key)
+        arrays: dict[str, np.ndarray] = {"errors": np.asarray(errors, np.float32)}
+        if maps is not None:
+            arrays["maps"] = np.asarray(maps, np.float16)
+        stored_meta = {**(meta or {}), "cache_version": CACHE_VERSION, "stored": time.time()}
+        arrays["meta"] = np.array(json.dumps(stored_meta, default=str))
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.root)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.trim(keep=target)
+        return target
+
+    def entries(self) -> list[Path]:
+        return sorted(self.root.glob("*.npz")) if self.root.is_dir() else []
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.entries() if p.is_file())
+
+    def trim(self, keep: Path | None = None) -> int:
+        """Remove least recently used entries until the cache fits ``max_bytes``; return how many."""
+        files = []
+        for path in self.entries():
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            files.append((stat.st_mtime, stat.st_size, path))
+        total = sum(size for _, size, _ in files)
+        removed = 0
+        for _, size, path in sorted(files):
+            if total <= self.max_bytes:
+                break
+            if keep is not None and path == keep:
+                continue
+            path.unlink(missing_ok=True)
+            total -= size
+            removed += 1
+        return removed
+
+    def clear(self) -> None:
+        for path in self.entries():
+            path.unlink(missing_ok=True)
