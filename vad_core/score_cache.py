@@ -32,7 +32,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from vad_core.atomic_io import atomic_writer
 from vad_core.sources.base import FrameSource
 
 CACHE_VERSION = 1
@@ -173,16 +173,8 @@ class ScoreCache:
             arrays["maps"] = np.asarray(maps, np.float16)
         stored_meta = {**(meta or {}), "cache_version": CACHE_VERSION, "stored": time.time()}
         arrays["meta"] = np.array(json.dumps(stored_meta, default=str))
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.root)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **arrays)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_writer(target) as handle:
+            np.savez(handle, **arrays)
         self.trim(keep=target)
         return target
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from vad_core.atomic_io import atomic_writer
 from vad_core.errors import ScoresFileError
 from vad_core.scoring import ScoringConfig, anomaly_scores
 
@@ -60,17 +59,11 @@ def scores_paths(path: str | Path) -> tuple[Path, Path]:
 
 
 def _atomic_write(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_writer(target) as handle:
             write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as error:
+        raise ScoresFileError(target, f"cannot write ({error.strerror or error})") from None
 
 
 def write_scores(

@@ -23,7 +23,9 @@ from vad_core.errors import Cancelled, VadError
 def _progress_bar(total: int, desc: str, unit: str = "frame"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False, disable=None)
+    return tqdm(
+        total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False, disable=None
+    )
 
 
 def _size(text: str) -> tuple[int, int]:

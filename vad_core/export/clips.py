@@ -43,9 +43,10 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
+from vad_core.atomic_io import file_sha256, open_temp
 from vad_core.errors import ExportError, LabelFileError
 from vad_core.labels.document import LabelDocument, LabelInterval, event_decision, now_iso
-from vad_core.labels.store import atomic_write_bytes, file_sha256, open_temp
+from vad_core.labels.store import atomic_write_bytes
 from vad_core.sources.preprocess import resize_map
 
 SIDECAR_FORMAT = "vad-review incident"

@@ -30,7 +30,6 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import os
@@ -43,6 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vad_core.atomic_io import atomic_write_bytes as _atomic_write_bytes
+from vad_core.atomic_io import file_sha256, open_temp
 from vad_core.errors import LabelFileError
 from vad_core.labels.document import LabelDocument, now_iso
 from vad_core.labels.schema import decode, dumps, parse_document
@@ -88,52 +89,10 @@ class FileStamp:
         return cls(stat.st_mtime_ns, stat.st_size, hashlib.sha256(data).hexdigest())
 
 
-def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file's content, read in chunks (videos can be large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read_with_stat(path: Path) -> tuple[bytes, os.stat_result]:
     with open(path, "rb") as handle:
         stat = os.fstat(handle.fileno())
         return handle.read(), stat
-
-
-def _fsync_folder(folder: Path) -> None:
-    if sys.platform.startswith("win"):
-        return  # folders cannot be opened for fsync on Windows; NTFS journals the rename
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def open_temp(target: str | os.PathLike[str]) -> tuple[int, Path]:
-    """A new temporary file ``.<name>.<random>.tmp`` beside ``target``, opened for writing.
-
-    Unlike ``tempfile.mkstemp`` it gets the usual permissions (0666 less the umask), so a label
-    file or an export written through it is as readable as any other file the user saves.
-    """
-    target = Path(target)
-    for _ in range(100):
-        path = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            return os.open(
-                path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o666
-            ), path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{target}: no free temporary name")  # pragma: no cover
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
@@ -141,28 +100,10 @@ def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
 
     Raises ``LabelFileError`` naming the target when the folder is missing, read-only or full.
     """
-    target = Path(target)
     try:
-        fd, tmp = open_temp(target)
+        _atomic_write_bytes(target, data, before_rename=_before_rename)
     except OSError as error:
-        raise LabelFileError(target, f"cannot write here ({error.strerror or error})") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(OSError):  # keep the user's permissions on the new version
-            os.chmod(tmp, target.stat().st_mode & 0o7777)
-        if _before_rename is not None:
-            _before_rename(tmp)
-        os.replace(tmp, target)
-    except OSError as error:
-        tmp.unlink(missing_ok=True)
         raise LabelFileError(target, f"cannot write ({error.strerror or error})") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_folder(target.parent)
 
 
 def backup_path(path: str | os.PathLike[str]) -> Path:
