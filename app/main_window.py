@@ -33,6 +33,7 @@ import numpy as np
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QDockWidget,
     QFileDialog,
     QFrame,
@@ -114,6 +115,9 @@ class MainWindow(QMainWindow):
         self.error_dialog: QMessageBox | None = None
         self.info_dialog: QMessageBox | None = None
         self.help_dialog: HelpDialog | None = None
+        self.guide_dialog: QDialog | None = None
+        self.about_dialog: QDialog | None = None
+        self._default_layout: QByteArray | None = None
         self.demo_active = False
         self.frame_index = 0
         self.frames_shown = 0  # playback benchmark counter
@@ -189,6 +193,14 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._connect()
+        from app.labels_controller import LabelsController
+
+        self.labels = LabelsController(self)  # label band, Labels dock and menu, label keys, export
+        self.triage_dock: QDockWidget | None = None
+        from app.widgets.explain_panel import ReviewExplainer
+
+        self.explainer = ReviewExplainer(self)  # View > Explainability panel (a dock made when first shown)
+        self.image_window: QMainWindow | None = None  # File > Open image dataset
         self.play_timer = QTimer(self)
         self.play_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.play_timer.timeout.connect(self._tick)
@@ -235,12 +247,14 @@ class MainWindow(QMainWindow):
         return dock
 
     def fit_docks(self) -> None:
-        """Dock sizes for the current window size: about 21 % left, 23 % right, the timeline 38 % of the height."""
+        """Dock sizes for the current window size: about 20 % left, 25 % right, the timeline 38 % of the height."""
         width = max(self.width(), 800)
-        left, right = int(width * 0.21), int(width * 0.23)
+        left, right = int(width * 0.20), int(width * 0.25)
         self.resizeDocks([self.model_dock, self.side_dock], [left, right], Qt.Orientation.Horizontal)
         height = max(self.height(), 600)
         self.splitter.setSizes([int(height * 0.62), int(height * 0.38)])
+        if hasattr(self, "labels"):
+            self.labels.fit_docks(height)
 
     def _action(
         self,
@@ -279,6 +293,8 @@ class MainWindow(QMainWindow):
         a("open_folder", "Open frame &folder…", self.choose_folder, ("Ctrl+Shift+O",), sp.SP_DirOpenIcon)
         a("open_dataset", "Open &dataset clip…", self.choose_dataset, ("Ctrl+D",))
         a("open_demo", "Open the built-in d&emo", self.open_demo, ("Ctrl+Shift+D",))
+        a("open_batch", "Open &batch results…", self.choose_batch_results, ("Ctrl+B",))
+        a("open_images", "Open &image dataset (MVTec)…", self.open_image_dataset, ("Ctrl+I",))
         a("open_checkpoint", "Open &checkpoint…", self.choose_checkpoint, ("Ctrl+M",))
         a("score", "&Score video", self.start_scoring, ("F5",), sp.SP_BrowserReload)
         a("cancel", "&Cancel running job", self.cancel_jobs, ("Esc",), sp.SP_BrowserStop)
@@ -314,6 +330,12 @@ class MainWindow(QMainWindow):
         a("overlay", "Error &overlay", self.set_overlay_visible, ("H",), checkable=True)
         a("zoom_all", "Show the whole timeline", self.zoom_timeline_all, ("0",))
         a("help", "&Keyboard shortcuts", self.show_help, ("F1",), sp.SP_DialogHelpButton)
+        a("guide", "Getting &started", self.show_guide)
+        a("about", "&About vad-review", self.show_about)
+        a("open_logs", "Open &log folder", self.open_log_folder)
+        a("reset_layout", "&Reset layout", self.reset_layout)
+        a("explain_panel", "E&xplainability panel", lambda: self.explainer.show_panel(), ("Ctrl+Shift+X",))
+        a("explain_frame", "E&xplain this frame", lambda: self.explainer.explain_frame(), ("X",))
 
     def shortcut_actions(self) -> list[QAction]:
         """Actions listed in the help dialog, playback first."""
@@ -338,14 +360,17 @@ class MainWindow(QMainWindow):
             "open_folder",
             "open_dataset",
             "open_demo",
+            "open_images",
             "open_checkpoint",
             "score",
             "cancel",
             "train",
+            "explain_frame",
+            "explain_panel",
             "help",
             "quit",
         )
-        return [self.actions_by_name[name] for name in order]
+        return [self.actions_by_name[name] for name in order] + self.labels.shortcut_actions()
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -353,6 +378,8 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         for name in ("open_video", "open_folder", "open_dataset", "open_demo"):
             file_menu.addAction(act[name])
+        file_menu.addAction(act["open_batch"])
+        file_menu.addAction(act["open_images"])
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
@@ -360,6 +387,8 @@ class MainWindow(QMainWindow):
         model_menu = bar.addMenu("&Model")
         for name in ("open_checkpoint", "score", "cancel", "train"):
             model_menu.addAction(act[name])
+        model_menu.addSeparator()
+        model_menu.addAction(act["explain_frame"])
         play_menu = bar.addMenu("&Playback")
         for name in (
             "play",
@@ -382,11 +411,17 @@ class MainWindow(QMainWindow):
         self.view_menu = bar.addMenu("&View")
         self.view_menu.addAction(act["overlay"])
         self.view_menu.addAction(act["zoom_all"])
+        self.view_menu.addAction(act["reset_layout"])
+        self.view_menu.addAction(act["explain_panel"])
         self.view_menu.addSeparator()
         for dock in (self.model_dock, self.side_dock, self.events_dock):
             self.view_menu.addAction(dock.toggleViewAction())
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(act["help"])
+        help_menu.addAction(act["guide"])
+        help_menu.addSeparator()
+        help_menu.addAction(act["open_logs"])
+        help_menu.addAction(act["about"])
 
     def _connect(self) -> None:
         self.timeline.seekRequested.connect(self.seek)
@@ -511,12 +546,8 @@ class MainWindow(QMainWindow):
         except Exception as error:  # noqa: BLE001
             self.show_error("Cannot open dataset", f"{root}: {error}")
             return False
-        if not isinstance(dataset, VideoDataset):
-            self.show_error(
-                "Not a video dataset",
-                f"{root}: {dataset.name} is an image dataset; the review window opens video.",
-            )
-            return False
+        if not isinstance(dataset, VideoDataset):  # MVTec-style parts: the image inspection window
+            return self.open_image_dataset(root)
         if clip_name is None:
             from app.widgets.clip_dialog import ClipDialog
 
@@ -541,6 +572,79 @@ class MainWindow(QMainWindow):
         )
         return True
 
+    # -- image datasets (MVTec parts) ----------------------------------------------------------------
+    def open_image_dataset(self, path: str | Path | None = None) -> bool:
+        """File > Open image dataset: the image inspection window on an MVTec-style category."""
+        from app.image_mode import ImageModeWindow
+
+        if self.image_window is None:
+            self.image_window = ImageModeWindow(self.settings)
+        window = self.image_window
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window.open_dataset(path) if path is not None else window.choose_dataset()
+
+    # -- batch results (triage) ----------------------------------------------------------------------
+    def choose_batch_results(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Open batch results (the --out folder of vad batch score)", self._last_dir()
+        )
+        if path:
+            self.open_batch_results(path)
+
+    def open_batch_results(self, path: str | Path) -> bool:
+        """Show the results index of a batch run as the triage table (a dock under the video)."""
+        from app.widgets.triage_table import TriagePanel
+
+        if self.triage_dock is None:
+            panel = TriagePanel()
+            panel.clipActivated.connect(self.open_batch_clip)
+            self.triage_dock = self._dock("Batch results", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+            self.view_menu.addAction(self.triage_dock.toggleViewAction())
+            height = max(self.height(), 600)
+            self.resizeDocks([self.triage_dock], [int(height * 0.3)], Qt.Orientation.Vertical)
+            self.splitter.setSizes([int(height * 0.32), int(height * 0.4)])  # keep the curve readable
+        try:
+            self.triage_dock.widget().load(path)
+        except VadError as error:
+            self.show_error("Cannot open batch results", str(error))
+            return False
+        self.triage_dock.show()
+        self.triage_dock.raise_()
+        return True
+
+    def open_batch_clip(self, row, scores_path: str | Path) -> bool:
+        """Open a clip of the triage table with its stored scores; the model is not run."""
+        from vad_core.scores_file import read_scores
+
+        try:
+            scores = read_scores(scores_path)
+            source = open_source(row.path, fps=row.fps)
+        except VadError as error:
+            self.show_error("Cannot open clip", str(error))
+            return False
+        except Exception as error:  # noqa: BLE001 - the app stays usable whatever the file holds
+            self.show_error("Cannot open clip", f"{row.path}: {error}")
+            return False
+        self.open_source(source, row.clip, scores.labels, scores.categories, recent=row.path, score=False)
+        try:
+            self.session.load_scores(scores.errors, scores.maps)
+        except VadError as error:
+            self.show_error("Scores do not fit the clip", str(error))
+            return False
+        self._scores_dirty = True
+        self._flush_scores()
+        self._refresh_events()
+        self.show_frame(self.frame_index)
+        n = len(self.session.events)
+        self.notify(
+            f"Opened {row.clip} with the scores of the batch run ({row.model or 'model'}; "
+            f"{n} event{'s' if n != 1 else ''}); nothing was recomputed.",
+            12000,
+        )
+        return True
+
     def open_source(
         self,
         source: FrameSource,
@@ -549,8 +653,12 @@ class MainWindow(QMainWindow):
         categories: np.ndarray | None = None,
         recent: str | None = None,
         demo: bool = False,
+        score: bool = True,
     ) -> None:
-        """Make ``source`` the current video; cancels scoring of the previous one; scores it if a model is loaded."""
+        """Make ``source`` the current video; cancels scoring of the previous one; scores it if a model is loaded.
+
+        With ``score=False`` nothing is scored (the caller brings finished scores, see ``open_batch_clip``).
+        """
         self.pause()
         self._cancel_scoring()
         self.demo_active = demo
@@ -560,6 +668,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_length(len(source), self.session.fps)
         self.timeline.band("truth").set_intervals(self.session.ground_truth_intervals())
         self.events_table.set_events([], self.session.fps, self.session.ground_truth)
+        self.labels.open_for_source()
         self.side_by_side.clear_images()
         self.video_view.set_frame(None)
         if recent:
@@ -570,7 +679,9 @@ class MainWindow(QMainWindow):
         self.notify(
             f"Opened {name}: {len(source)} frames, {source.frame_size[1]}×{source.frame_size[0]}, {source.fps:g} fps{gt}."
         )
-        if self.session.checkpoint is not None:
+        if not score:
+            pass  # finished scores come from the caller
+        elif self.session.checkpoint is not None:
             self.start_scoring()
         else:
             self.notify(
@@ -698,6 +809,7 @@ class MainWindow(QMainWindow):
         if self.session.source is not None:
             self.start_scoring()
         self._update_enabled()
+        self.explainer.refresh()
 
     def _set_device(self, device: str) -> None:
         self.settings.set_device(device)
@@ -866,6 +978,7 @@ class MainWindow(QMainWindow):
         self.video_view.set_overlay(None)
         self.side_by_side.set_error(None)
         self._update_caption()
+        self.labels.scores_changed()
 
     def _refresh_events(self) -> None:
         session = self.session
@@ -875,6 +988,8 @@ class MainWindow(QMainWindow):
         self.events_table.select_event(selected)
         self.timeline.set_threshold(session.scoring.threshold)
         self._update_caption()
+        self.labels.scores_changed()
+        self.explainer.refresh()  # the calibration follows the flagged events
 
     def set_threshold(self, threshold: float) -> None:
         """The threshold line was dragged: events follow, the spin box too."""
@@ -919,6 +1034,7 @@ class MainWindow(QMainWindow):
         self.frames_shown += 1
         if self.side_dock.isVisible():
             self._request_reconstruction(index)
+        self.explainer.refresh()  # the explainability panel follows the frame (when shown)
 
     def _update_overlay(self) -> None:
         if self.video_view.overlay_visible:
@@ -1076,6 +1192,7 @@ class MainWindow(QMainWindow):
     def _set_colormap(self, name: str) -> None:
         self.video_view.set_colormap(name)
         self.side_by_side.set_colormap(name)
+        self.explainer.set_colormap(name)
         self.settings.set_colormap(name)
 
     def _request_reconstruction(self, index: int) -> None:
@@ -1204,6 +1321,45 @@ class MainWindow(QMainWindow):
         self.help_dialog.show()
         self.help_dialog.raise_()
 
+    def show_guide(self) -> None:
+        """Help > Getting started: the shipped guide (resources/help/guide.html)."""
+        from app.about import GuideDialog
+
+        if self.guide_dialog is None:
+            self.guide_dialog = GuideDialog(self)
+        self.guide_dialog.show()
+        self.guide_dialog.raise_()
+
+    def show_about(self) -> None:
+        """Help > About: versions of the app, Qt and torch, the compute device, where the log is."""
+        from app.about import AboutDialog
+
+        if self.about_dialog is not None:
+            self.about_dialog.close()
+        self.about_dialog = AboutDialog(self.settings, self)
+        self.about_dialog.open()
+
+    def open_log_folder(self) -> None:
+        from app.about import open_log_folder
+
+        if not open_log_folder():
+            from app.logging_setup import current_log_file
+
+            self.notify(f"Could not open a file manager; the log is {current_log_file()}", 15000)
+
+    def reset_layout(self) -> None:
+        """View > Reset layout: docks back where they started, the default window size, saved layout forgotten."""
+        if self._default_layout is not None:
+            self.restoreState(self._default_layout)
+        for dock in (self.model_dock, self.side_dock, self.events_dock):
+            dock.setFloating(False)
+            dock.show()
+        self.showNormal()
+        self.resize(1280, 800)
+        self.fit_docks()
+        self.settings.reset_layout()
+        self.notify("Layout reset.", 3000)
+
     def _update_title(self) -> None:
         parts = ["vad-review"]
         if self.session.source is not None:
@@ -1237,6 +1393,7 @@ class MainWindow(QMainWindow):
         self.model_panel.train_button.setEnabled(has_source)
 
     def _restore_window_state(self) -> None:
+        self._default_layout = self.saveState()  # what View > Reset layout returns to
         geometry, state = self.settings.window_state()
         if isinstance(geometry, QByteArray | bytes) and geometry:
             self.restoreGeometry(geometry)
@@ -1251,6 +1408,10 @@ class MainWindow(QMainWindow):
         if self.train_dialog is not None:
             self.train_dialog.close()
         self.score_worker = None
+        self.labels.shutdown()  # writes pending label edits
+        self.explainer.shutdown()
+        if self.image_window is not None:
+            self.image_window.close()
         if not self.pool.shutdown(10_000):
             log.warning("worker threads still running at exit")
         try:

@@ -182,6 +182,25 @@ class ReviewSession:
         if update.buffers.maps is not None and self.map_scale == 1.0:
             self.map_scale = robust_max(update.buffers.maps[update.start : update.stop])
 
+    def load_scores(self, errors: np.ndarray, maps: np.ndarray | None = None) -> None:
+        """Take precomputed per-frame errors (and maps) of the whole source as finished scores.
+
+        For a scores file written by ``vad score`` / ``vad batch score``: nothing is recomputed,
+        s(t), smoothing and events follow from ``errors`` with the current scoring settings.
+        Raises ``ConfigError`` when the arrays do not have one entry per frame.
+        """
+        errors = np.asarray(errors, np.float32)
+        if len(errors) != self.frame_count:
+            raise ConfigError(
+                self.source_name or "scores",
+                f"scores have {len(errors)} frames, the video has {self.frame_count}",
+            )
+        if maps is not None and len(maps) != len(errors):
+            maps = None  # maps that do not fit are no maps; the curve is still right
+        self._clear_scores()
+        self.add_update(ScoreUpdate(0, len(errors), len(errors), ScoreBuffers(errors, maps), cached=True))
+        self.finish()
+
     def finish(self) -> None:
         """All frames are scored: compute the final scores, events and heatmap scale."""
         if self.buffers is None or self.scored < self.frame_count:

@@ -1,6 +1,8 @@
 """Persistent preferences of the review window (QSettings): recent files, last model, view options.
 
-``AppSettings`` is a thin typed layer over ``QSettings``. With ``VAD_REVIEW_NO_USER_SETTINGS=1``
+``AppSettings`` is a thin typed layer over ``QSettings``: recent files, the last checkpoint, the
+compute device and batch size, overlay opacity and colour map, and the window's geometry and dock
+layout (``reset_layout`` forgets the last two). With ``VAD_REVIEW_NO_USER_SETTINGS=1``
 (tests, screenshots, benchmarks) it keeps everything in memory, so no run reads or changes the
 user's real preferences.
 
@@ -130,11 +132,23 @@ class AppSettings:
         self.store.setValue("view/colormap", name)
 
     def window_state(self) -> tuple[Any, Any]:
+        """``(geometry, dock state)`` as saved by ``set_window_state`` (``(None, None)`` after a reset)."""
         return self.store.value("window/geometry"), self.store.value("window/state")
 
     def set_window_state(self, geometry: Any, state: Any) -> None:
         self.store.setValue("window/geometry", geometry)
         self.store.setValue("window/state", state)
+
+    def reset_layout(self) -> None:
+        """Forget the saved window geometry and dock layout (View > Reset layout)."""
+        self.store.remove("window/geometry")
+        self.store.remove("window/state")
+
+    def location(self) -> str:
+        """Where the preferences are kept: the QSettings file (or registry key), or ``in memory``."""
+        if isinstance(self.store, _MemoryStore):
+            return "in memory (not saved)"
+        return str(self.store.fileName())
 
     def sync(self) -> None:
         self.store.sync()

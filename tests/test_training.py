@@ -50,7 +50,7 @@ def test_windows_respect_clip_borders_and_strides(tiny_bank) -> None:
     for row in rows.tolist():
         clip = 0 if row[0] < 60 else 1
         assert all(60 * clip <= f < 60 * (clip + 1) for f in row)
-        assert len({b - a for a, b in zip(row, row[1:])}) == 1
+        assert len({b - a for a, b in zip(row, row[1:], strict=False)}) == 1
     # 2 clips x (57 stride-1 starts + 54 stride-2 starts)
     assert len(rows) == 2 * (57 + 54)
 

@@ -2,7 +2,9 @@
 
 Frames are counted from 0 and ``end`` is the last frame of the event (the engine's half-open
 ``[start, end)`` shown inclusively, as operators read it). When ground truth is known a last
-column says whether the event overlaps a true anomaly ("hit") or not ("false alarm").
+column says whether the event overlaps a true anomaly ("hit") or not ("false alarm"). Once the
+video has labels, ``set_decisions`` adds the operator's decision per event (✓ accepted, ✗
+rejected: keys A / R).
 
 Example::
 
@@ -24,6 +26,7 @@ from vad_core.scoring import Event
 
 COLUMNS = ("start", "end", "duration", "peak")
 TRUTH_COLUMN = "truth"
+DECISION_COLUMN = "label"
 
 
 class EventsTable(QTableWidget):
@@ -83,6 +86,32 @@ class EventsTable(QTableWidget):
                 self.horizontalHeader().setSectionResizeMode(
                     len(COLUMNS), QHeaderView.ResizeMode.ResizeToContents
                 )
+
+    def set_decisions(self, decisions: Sequence[str | None]) -> None:
+        """Add a last column with the operator's decision per event: ✓ accepted, ✗ rejected or blank."""
+        if len(decisions) != self.rowCount():
+            return
+        columns = [self.horizontalHeaderItem(c).text() for c in range(self.columnCount())]
+        with QSignalBlocker(self):
+            if DECISION_COLUMN in columns:
+                column = columns.index(DECISION_COLUMN)
+            else:
+                column = self.columnCount()
+                self.setColumnCount(column + 1)
+                self.setHorizontalHeaderItem(column, QTableWidgetItem(DECISION_COLUMN))
+                self.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+            for row, decision in enumerate(decisions):
+                item = QTableWidgetItem({"accepted": "✓", "rejected": "✗"}.get(decision or "", ""))
+                item.setData(Qt.ItemDataRole.UserRole, decision)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                item.setToolTip(
+                    {"accepted": "accepted as a label (A)", "rejected": "rejected as a false alarm (R)"}.get(
+                        decision or "", "not decided: A accepts, R rejects"
+                    )
+                )
+                if decision:
+                    item.setForeground(QColor("#ce93d8" if decision == "accepted" else "#90caf9"))
+                self.setItem(row, column, item)
 
     def select_event(self, index: int | None) -> None:
         """Highlight row ``index`` (None clears) without emitting ``eventActivated``."""

@@ -31,7 +31,14 @@ MOUSE_HINTS = (
     ("Mouse wheel on the curve", "Zoom the frame axis"),
     ("Right-drag on the curve", "Pan the frame axis"),
     ("Click an events-table row", "Jump to that event"),
-    ("Drop a file or folder on the window", "Open it"),
+    ("Drag on an empty part of the labels row", "Label those frames as an anomaly"),
+    ("Drag a label / its edge", "Move it / resize it (Ctrl+Z undoes)"),
+    ("Click a label (Ctrl+click: several)", "Select it (Delete, S split, M merge)"),
+    ("Double-click a tag or note in the Labels panel", "Edit it"),
+    ("Double-click a clip in Batch results", "Review it with its stored scores"),
+    ("Mouse wheel on an explanation tile (X panel)", "Zoom all tiles together; double-click resets"),
+    ("⚙ on an explanation tile", "That method's settings (samples, superpixels, epsilon, grid)"),
+    ("Drop a file or folder on the window", "Open it (an MVTec category opens image inspection)"),
 )
 
 

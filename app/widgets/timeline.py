@@ -13,8 +13,9 @@ Top plot (x = frame, y = regularity s(t), 1 = normal):
 
 Bottom plot: horizontal bands sharing the frame axis, one ``IntervalBand`` (a ``BarGraphItem``) per
 row: "flagged" events, "truth" (ground truth, when known) and "normal" (frames marked for
-training). ``add_band`` adds more rows, e.g. the operator's labels (a later issue), without
-touching the rest.
+training). ``add_band`` adds more rows without touching the rest; ``add_plot`` adds a whole plot
+row under them that shares the frame axis and the playhead (the editable label band,
+``app.widgets.label_band``).
 
 Example::
 
@@ -214,6 +215,7 @@ class TimelineWidget(QWidget):
             pos=0, angle=90, movable=False, pen=pg.mkPen(PLAYHEAD_COLOR, width=1)
         )
         self.band_plot.addItem(self.band_playhead)
+        self._row_playheads: list[pg.InfiniteLine] = [self.band_playhead]
         self.bands: dict[str, IntervalBand] = {}
         self.add_band("flagged", "#ef5350", "flagged")
         self.add_band("truth", "#ffb74d", "truth")
@@ -241,6 +243,25 @@ class TimelineWidget(QWidget):
 
     def band(self, name: str) -> IntervalBand:
         return self.bands[name]
+
+    def add_plot(self, viewbox: pg.ViewBox | None = None, height: int = 34) -> pg.PlotItem:
+        """Add a plot row under the bands that shares the frame axis and shows the playhead (the label band)."""
+        row = self.graphics.ci.layout.rowCount()
+        plot = self.graphics.addPlot(row=row, col=0, viewBox=viewbox)
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        plot.setXLink(self.plot)
+        plot.hideAxis("bottom")
+        plot.getAxis("left").setWidth(62)
+        plot.setFixedHeight(height)
+        self.graphics.ci.layout.setRowStretchFactor(row, 0)
+        playhead = pg.InfiniteLine(
+            pos=self.playhead.value(), angle=90, movable=False, pen=pg.mkPen(PLAYHEAD_COLOR, width=1)
+        )
+        playhead.setZValue(30)
+        plot.addItem(playhead)
+        self._row_playheads.append(playhead)
+        return plot
 
     # -- content -----------------------------------------------------------------------------------
     def set_length(self, frames: int, fps: float = 25.0) -> None:
@@ -282,11 +303,13 @@ class TimelineWidget(QWidget):
         """Put the line at s(t) = 1 - ``anomaly_threshold`` without emitting ``thresholdChanged``."""
         with QSignalBlocker(self.threshold_line):
             self.threshold_line.setValue(1.0 - anomaly_threshold)
+        self.threshold_line.label.valueChanged()  # the blocked signal would have updated its text
 
     def set_playhead(self, frame: int) -> None:
         with QSignalBlocker(self.playhead):
             self.playhead.setValue(frame)
-        self.band_playhead.setValue(frame)
+        for line in self._row_playheads:
+            line.setValue(frame)
 
     def keep_visible(self, frame: int) -> None:
         """Scroll a zoomed-in plot so ``frame`` stays in view (during playback)."""

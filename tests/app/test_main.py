@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.main import build_parser, main
+from app.main import build_parser
 from app.settings import MAX_RECENT, AppSettings, _MemoryStore
 
 pytestmark = pytest.mark.gui
-
-
-def test_self_test_is_not_implemented_yet(capsys):
-    assert main(["--self-test"]) == 2
-    assert "not implemented" in capsys.readouterr().err
 
 
 def test_parser_takes_a_path_a_model_and_a_device():

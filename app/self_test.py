@@ -1,0 +1,457 @@
+"""``vad-review --self-test``: does this installation work? Scores the demo clip in the real window, offscreen.
+
+The checks, printed one per line as they run:
+
+1. the bundled demo model (``demo_model_path("frame")``, BCAE1) is installed, weights and metadata;
+2. the review window starts and paints offscreen (no display needed);
+3. the window loads the bundled model;
+4. the built-in synthetic demo clip opens (three anomalies with ground truth);
+5. scoring runs through the window's own worker thread and finishes without an error;
+6. the regularity curve has one finite point per frame (raw s(t) in [0, 1]) and the timeline shows it;
+7. the demo's spatial anomaly (a square among circles) is flagged as an event;
+8. the error heatmap of the event's peak frame has the frame's size;
+9. when the ``xai`` extra is installed, SHAP and LIME explain the event's frame (small runs);
+10. no exception went uncaught (in the window or its worker threads) meanwhile.
+
+Then a summary line; the exit code is 0 when every check passed, 1 otherwise. A deadline
+(``timeout_s``) makes a stuck step fail instead of waiting forever, and a hard watchdog ends the
+process if even that does not return. Preferences and the score cache stay in a temporary folder;
+the report also goes to the log.
+
+Example::
+
+    vad-review --self-test                      # the whole 400-frame demo clip
+    python -c "from app.self_test import run_self_test; raise SystemExit(run_self_test(frames=120))"
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 300.0
+HARD_TIMEOUT_MARGIN_S = 60.0
+
+
+@dataclass
+class Check:
+    """One line of the report."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        mark = " ok " if self.ok else "FAIL"
+        detail = f": {self.detail}" if self.detail else ""
+        return f"[{mark}] {self.name}{detail} ({self.seconds:.1f} s)"
+
+
+class SelfTestFailed(Exception):
+    """A check that cannot pass; its message is the detail printed."""
+
+
+class _Report:
+    """Runs the checks in order, prints each line; a failed check skips the ones that need it."""
+
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.out = out
+        self.checks: list[Check] = []
+
+    def run(self, name: str, step: Callable[[], str]) -> bool:
+        began = time.perf_counter()
+        try:
+            detail, ok = step(), True
+        except SelfTestFailed as error:
+            detail, ok = str(error), False
+        except Exception as error:  # noqa: BLE001 - a self-test reports every failure as a line
+            log.exception("self-test step %r raised", name)
+            detail, ok = f"{type(error).__name__}: {error}", False
+        check = Check(name, ok, detail, time.perf_counter() - began)
+        self.checks.append(check)
+        self.emit(check.line())
+        return ok
+
+    def skip(self, name: str, reason: str) -> None:
+        check = Check(name, False, f"skipped ({reason})")
+        self.checks.append(check)
+        self.emit(check.line())
+
+    def emit(self, line: str) -> None:
+        log.info("self-test: %s", line)
+        self.out(line)
+
+
+def _print(line: str) -> None:
+    stream = sys.stdout
+    if stream is not None:  # a windowed Windows build has no console: the log still has it
+        print(line, file=stream, flush=True)
+
+
+def _wait(app: Any, condition: Callable[[], bool], deadline: float) -> bool:
+    """Run the event loop until ``condition()`` or the deadline (``time.monotonic()``)."""
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        app.processEvents()
+        time.sleep(0.005)
+    return True
+
+
+def _error_shown(window: Any) -> str | None:
+    box = getattr(window, "error_dialog", None)
+    try:
+        if box is not None and box.isVisible():
+            return f"{box.windowTitle()}: {box.text()}"
+    except RuntimeError:  # the dialog was deleted
+        return None
+    return None
+
+
+def run_self_test(
+    frames: int | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    out: Callable[[str], None] = _print,
+    hard_timeout: bool = True,
+    explanations: bool = True,
+) -> int:
+    """Run every check (see the module docstring); 0 when all passed, else 1.
+
+    ``frames`` shortens the demo clip (None: the full clip the demo opens); ``hard_timeout`` arms a
+    watchdog that ends the whole process ``timeout_s + 60`` s after the start (leave it off inside
+    a test run); ``explanations=False`` only imports SHAP and LIME instead of running them (their
+    first run compiles code with numba: ~10 s on a small CPU).
+    """
+    began = time.perf_counter()
+    deadline = time.monotonic() + timeout_s
+    if hard_timeout:
+        faulthandler.dump_traceback_later(timeout_s + HARD_TIMEOUT_MARGIN_S, exit=True)
+    from PySide6.QtWidgets import QApplication
+
+    if QApplication.instance() is None:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the self-test never needs (or opens on) a display
+    report = _Report(out)
+    report.emit(f"vad-review self-test (python {sys.version.split()[0]}, {sys.platform})")
+    state: dict[str, Any] = {}
+    workdir = tempfile.TemporaryDirectory(prefix="vad-review-self-test-")
+    uncaught: list[str] = []
+    previous_hooks = (sys.excepthook, threading.excepthook)
+
+    def collect(exc_type: type[BaseException], exc: BaseException | None, tb: TracebackType | None) -> None:
+        log.error("uncaught exception during the self-test", exc_info=(exc_type, exc, tb))
+        uncaught.append(f"{exc_type.__name__}: {exc}")
+
+    sys.excepthook = collect
+    threading.excepthook = lambda args: collect(args.exc_type, args.exc_value, args.exc_traceback)
+    try:
+        _run_checks(report, state, frames, deadline, Path(workdir.name), explanations)
+    finally:
+        window = state.get("window")
+        if window is not None:
+            window.close()
+            window.deleteLater()
+            app = QApplication.instance()
+            if app is not None:
+                app.processEvents()
+        sys.excepthook, threading.excepthook = previous_hooks
+        workdir.cleanup()
+        if hard_timeout:
+            faulthandler.cancel_dump_traceback_later()
+
+    def nothing_uncaught() -> str:
+        if uncaught:
+            raise SelfTestFailed(f"{len(uncaught)}: {'; '.join(uncaught[:3])}")
+        return ""
+
+    report.run("no uncaught exception", nothing_uncaught)
+    failed = [c for c in report.checks if not c.ok]
+    seconds = time.perf_counter() - began
+    if failed:
+        report.emit(
+            f"self-test FAILED: {len(failed)} of {len(report.checks)} checks failed "
+            f"({', '.join(c.name for c in failed)}) in {seconds:.1f} s"
+        )
+        return 1
+    report.emit(f"self-test passed: {len(report.checks)} of {len(report.checks)} checks in {seconds:.1f} s")
+    return 0
+
+
+#: The optional explanation back-ends (the ``xai`` extra): package -> module the explain methods import.
+XAI_MODULES = {"shap": "shap", "lime": "lime.lime_image", "skimage": "skimage.segmentation"}
+#: Small runs: enough to exercise every library (numba, scikit-image), not to give good maps.
+XAI_RUNS = (("lime", {"num_samples": 32}), ("shap", {"max_evals": 32}))
+
+
+def explanation_check(model: Any, image: Any, run: bool) -> str:
+    """SHAP and LIME import (and explain ``image`` when ``run``) if the ``xai`` extra is installed.
+
+    A package that is installed but does not import or run is a failure (e.g. a bundle missing a
+    library); without the extra the explain panel offers LRP and counterfactuals only, which passes.
+    """
+    import importlib
+    import importlib.util
+
+    import numpy as np
+
+    present, missing = [], []
+    for package, module in XAI_MODULES.items():
+        if importlib.util.find_spec(package) is None:
+            missing.append(package)
+            continue
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # noqa: BLE001 - a broken install
+            raise SelfTestFailed(
+                f"{module} is installed but does not import: {type(error).__name__}: {error}"
+            ) from error
+        present.append(package)
+    if missing:
+        return f"{', '.join(present) or 'none'} available; not installed: {', '.join(missing)} (LRP and counterfactuals only)"
+    if not run:
+        return f"{', '.join(present)} available (imported, not run)"
+    from vad_core.explain import explain
+
+    ran = []
+    for method, options in XAI_RUNS:
+        began = time.perf_counter()
+        heatmap = np.asarray(explain(method, model, image, seed=0, **options).heatmap)
+        if heatmap.shape[:2] != image.shape[:2] or not np.all(np.isfinite(heatmap)):
+            raise SelfTestFailed(f"{method}: a {heatmap.shape} heatmap for a {image.shape[:2]} image")
+        ran.append(f"{method} {time.perf_counter() - began:.1f} s")
+    return f"{', '.join(present)} available; explained the event frame ({', '.join(ran)})"
+
+
+CHECK_NAMES = (
+    "bundled demo model installed",
+    "review window paints offscreen",
+    "window loads the bundled model",
+    "demo clip opens",
+    "scoring finishes in the worker thread",
+    "one curve point per frame",
+    "spatial anomaly flagged",
+    "error heatmap of the event",
+    "explanation methods (xai extra)",
+)
+
+
+def _run_checks(
+    report: _Report,
+    state: dict[str, Any],
+    frames: int | None,
+    deadline: float,
+    workdir: Path,
+    explanations: bool,
+) -> None:
+    names = iter(CHECK_NAMES)
+
+    def step(fn: Callable[[], str]) -> bool:
+        return report.run(next(names), fn)
+
+    def skip_rest(reason: str) -> None:
+        for name in names:
+            report.skip(name, reason)
+
+    from vad_core.resources import demo_model_path
+
+    model_path = demo_model_path("frame")
+
+    def model_installed() -> str:
+        missing = [p for p in (model_path, model_path.with_suffix(".json")) if not p.is_file()]
+        if missing:
+            raise SelfTestFailed(f"missing {', '.join(str(p) for p in missing)}")
+        return f"{model_path} ({model_path.stat().st_size / 1e6:.1f} MB)"
+
+    if not step(model_installed):
+        skip_rest("no model")
+        return
+
+    def window_paints() -> str:
+        from PySide6.QtCore import QEvent, QObject
+
+        from app.main import create_application
+        from app.main_window import MainWindow
+        from app.settings import AppSettings, _MemoryStore
+        from vad_core.score_cache import ScoreCache
+
+        app = create_application()
+        state["app"] = app
+        painted: list[float] = []
+
+        class PaintSpy(QObject):
+            def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
+                if event.type() == QEvent.Type.Paint and not painted:
+                    painted.append(time.perf_counter())
+                return False
+
+        created = time.perf_counter()
+        window = MainWindow(settings=AppSettings(_MemoryStore()), cache=ScoreCache(workdir / "scores"))
+        state["window"] = window
+        spy = PaintSpy(window)
+        window.installEventFilter(spy)
+        window.show()
+        if not _wait(app, lambda: bool(painted), deadline):
+            raise SelfTestFailed("the window was never painted")
+        window.removeEventFilter(spy)
+        image = window.grab().toImage()
+        if image.isNull() or image.width() < 200:
+            raise SelfTestFailed(f"the window renders as a {image.width()}x{image.height()} image")
+        platform = app.platformName()
+        return f"{image.width()}x{image.height()} on the '{platform}' platform, painted {painted[0] - created:.2f} s after creation"
+
+    if not step(window_paints):
+        skip_rest("no window")
+        return
+    window, app = state["window"], state["app"]
+
+    def model_loads() -> str:
+        if not window.load_checkpoint(model_path):
+            raise SelfTestFailed(_error_shown(window) or "load_checkpoint returned False")
+        checkpoint = window.session.checkpoint
+        return f"{checkpoint.display_name} ({checkpoint.config.name}, input {checkpoint.config.size[0]}x{checkpoint.config.size[1]})"
+
+    if not step(model_loads):
+        skip_rest("no model")
+        return
+
+    def clip_opens() -> str:
+        from app.main_window import DEMO_NAME
+        from vad_core.datasets.synthetic import make_demo_clip
+        from vad_core.sources.base import ArraySource
+
+        if frames is None:
+            clip = make_demo_clip()
+            window.open_demo()  # what File > Open the built-in demo does (scoring starts at once)
+        else:
+            clip = make_demo_clip(length=frames)
+            source = ArraySource(clip.frames, fps=25.0, name=DEMO_NAME)
+            window.open_source(source, DEMO_NAME, clip.labels, clip.categories, demo=True)
+        state["clip"] = clip
+        session = window.session
+        if session.source is None or session.frame_count != len(clip.frames):
+            raise SelfTestFailed(
+                _error_shown(window) or f"expected {len(clip.frames)} frames, got {session.frame_count}"
+            )
+        if window.score_worker is None and not session.complete:
+            raise SelfTestFailed(_error_shown(window) or "opening the clip did not start scoring")
+        kinds = ", ".join(f"{kind} {start}-{end}" for start, end, kind in clip.intervals)
+        height, width = session.source.frame_size[:2]
+        return f"{session.frame_count} frames {width}x{height}, anomalies at frames {kinds}"
+
+    if not step(clip_opens):
+        skip_rest("no clip")
+        return
+    clip = state["clip"]
+
+    def scoring_finishes() -> str:
+        session = window.session
+        finished = _wait(
+            app, lambda: window.score_worker is None and (session.complete or _error_shown(window)), deadline
+        )
+        if not finished:
+            raise SelfTestFailed(
+                f"not finished before the deadline ({session.scored} of {session.frame_count} frames scored)"
+            )
+        if not session.complete:
+            raise SelfTestFailed(
+                _error_shown(window) or f"stopped after {session.scored} of {session.frame_count} frames"
+            )
+        window._flush_scores()
+        summary = window.last_score_summary
+        if summary is None:
+            return "done"
+        return f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.frames_per_second:.0f} frames/s on {summary.device.upper()})"
+
+    if not step(scoring_finishes):
+        skip_rest("no scores")
+        return
+
+    def curve_complete() -> str:
+        import numpy as np
+
+        x, raw, shown = window.session.curve()
+        n = window.session.frame_count
+        if len(shown) != n or len(raw) != n or len(x) != n:
+            raise SelfTestFailed(f"{len(shown)} curve points for {n} frames")
+        if not np.all(np.isfinite(shown)):
+            raise SelfTestFailed(f"{int(np.sum(~np.isfinite(shown)))} points are not finite")
+        if raw.min() < -1e-6 or raw.max() > 1 + 1e-6:  # the smoothed curve may overshoot a little
+            raise SelfTestFailed(f"raw s(t) leaves [0, 1]: {raw.min():.3f}..{raw.max():.3f}")
+        plotted = window.timeline.curve_points()
+        if plotted != n:
+            raise SelfTestFailed(f"the timeline shows {plotted} points for {n} frames")
+        return f"{n} points, s(t) from {shown.min():.2f} to {shown.max():.2f}"
+
+    curve_ok = step(curve_complete)
+
+    def spatial_flagged() -> str:
+        events = window.session.events
+        spatial = [(start, end) for start, end, kind in clip.intervals if kind == "spatial"]
+        if not spatial:
+            raise SelfTestFailed("the demo clip has no spatial anomaly")
+        start, end = spatial[0]
+        hits = [e for e in events if e.start < end and e.end > start]
+        listed = ", ".join(f"{e.start}-{e.end}" for e in events) or "none"
+        if not hits:
+            raise SelfTestFailed(f"no event overlaps frames {start}-{end}; events: {listed}")
+        state["event"] = hits[0]
+        return (
+            f"event {hits[0].start}-{hits[0].end} covers the square at {start}-{end} (all events: {listed})"
+        )
+
+    if not curve_ok:
+        skip_rest("no curve")
+        return
+    if not step(spatial_flagged):
+        skip_rest("no event")
+        return
+
+    def heatmap_shown() -> str:
+        event = state["event"]
+        window.go_to_event(window.session.events.index(event))
+        window.seek(event.peak_frame)
+        overlay = window.session.overlay(event.peak_frame)
+        height, width = window.session.source.frame_size[:2]
+        if overlay is None:
+            raise SelfTestFailed(f"no error map for frame {event.peak_frame}")
+        if overlay.shape[:2] != (height, width):
+            raise SelfTestFailed(f"error map {overlay.shape[:2]} for a {height}x{width} frame")
+        peak = float(overlay.max())
+        return (
+            f"frame {event.peak_frame}: {width}x{height}, peak {peak:.1f}x the clip's 99th-percentile error"
+        )
+
+    step(heatmap_shown)
+    event = state["event"]
+    step(
+        lambda: explanation_check(
+            window.session.checkpoint.model, clip.frames[event.peak_frame], explanations
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m app.self_test [--frames N] [--timeout S]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="vad-review self-test")
+    parser.add_argument("--frames", type=int, help="shorter demo clip (default: the whole demo)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds [300]")
+    args = parser.parse_args(argv)
+    return run_self_test(args.frames, args.timeout)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,143 @@
+"""Image inspection mode, driven offscreen on tiny synthetic "parts" written in the MVTec layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from explain_fixtures import tiny_setup, write_mvtec_parts
+
+from app.widgets import explain_panel
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(autouse=True)
+def no_shap_warm_up(monkeypatch):
+    monkeypatch.setattr(explain_panel, "WARM_UP_SHAP", False)
+
+
+@pytest.fixture(scope="module")
+def parts_root(tmp_path_factory):
+    """A 32 px category "part": 8 training images, 3 good and 2 of each defect type in test/."""
+    return write_mvtec_parts(tmp_path_factory.mktemp("mvtec"), size=32, n_train=8, n_good=3, n_per_defect=2)
+
+
+@pytest.fixture(scope="module")
+def parts_checkpoint(tmp_path_factory):
+    """The tiny BCAE1 of ``tiny_setup`` (32 px RGB, trained on good parts) as a real checkpoint."""
+    from vad_core.checkpoint import save_checkpoint
+
+    metadata = {"display_name": "tiny parts BCAE1", "training": {"dataset": "synthetic parts"}}
+    return save_checkpoint(tiny_setup().model, tmp_path_factory.mktemp("ckpt") / "parts_bcae1", metadata)
+
+
+@pytest.fixture
+def image_window(qtbot, home):
+    from app.image_mode import ImageModeWindow
+    from app.settings import AppSettings, _MemoryStore
+
+    win = ImageModeWindow(AppSettings(_MemoryStore()))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def open_and_score(qtbot, win, root, checkpoint) -> None:
+    assert win.open_dataset(root)
+    assert win.load_checkpoint(checkpoint)
+    qtbot.waitUntil(lambda: win.inspection is not None and win.score_worker is None, timeout=60_000)
+
+
+def test_scoring_sorts_the_thumbnails_and_shows_both_aurocs(
+    qtbot, image_window, parts_root, parts_checkpoint
+):
+    win = image_window
+    assert win.open_dataset(parts_root)
+    assert win.thumbnails.count() == 9
+    qtbot.waitUntil(lambda: win.thumb_worker is None or win.thumb_worker.is_finished, timeout=30_000)
+
+    assert win.load_checkpoint(parts_checkpoint)
+    qtbot.waitUntil(lambda: win.inspection is not None and win.score_worker is None, timeout=60_000)
+
+    order = win.thumbnails.displayed_order()
+    scores = win.inspection.scores[order]
+    assert sorted(order) == list(range(9)) and np.all(np.diff(scores) <= 0)
+    for label in (win.image_auroc_label, win.pixel_auroc_label):
+        value = label.text().split(":")[1].strip()
+        assert value.endswith("%") and 0.0 <= float(value.rstrip(" %")) <= 100.0
+    assert "scratch" in win.per_defect_label.text()
+    assert win.current == order[0]  # the most anomalous image is shown first
+    assert "#1 " in win.thumbnails.item(0).text()
+
+
+def test_selecting_an_image_shows_its_error_map_and_mask_outline(
+    qtbot, image_window, parts_root, parts_checkpoint
+):
+    win = image_window
+    open_and_score(qtbot, win, parts_root, parts_checkpoint)
+    defective = next(i for i, s in enumerate(win.dataset.test) if s.anomalous and s.mask_path is not None)
+
+    win.thumbnails.select_index(defective)
+
+    assert win.current == defective
+    overlay = win.view.overlay_item.image
+    assert overlay is not None and overlay.shape == (32, 32) and np.isfinite(overlay).all()
+    assert win.view.overlay_item.isVisible()
+    x, _ = win.outline.getData()
+    assert x is not None and len(x) > 3  # the ground-truth mask is outlined
+    assert win.explain_panel.target is not None and win.explain_panel.target.frame == defective
+    assert "rank" in win.image_label.text() and "defective" in win.image_label.text()
+
+
+def test_the_explain_panel_explains_the_selected_image_calibrated_on_the_test_split(
+    qtbot, image_window, parts_root, parts_checkpoint
+):
+    win = image_window
+    open_and_score(qtbot, win, parts_root, parts_checkpoint)
+    panel = win.explain_panel
+    assert win.calibration is not None and "G-mean" in win.calibration.note
+    assert panel.target.calibration == win.calibration
+
+    panel.explain("counterfactual")
+    qtbot.waitUntil(lambda: "counterfactual" in panel.results and not panel.busy, timeout=30_000)
+
+    result = panel.results["counterfactual"]
+    assert np.isfinite(result.heatmap).all() and result.heatmap.shape == (32, 32)
+    assert panel.base is not None and "G-mean" in panel.info.text()
+
+
+def test_training_a_bcae1_on_train_good_loads_it_and_scores(qtbot, image_window, parts_root):
+    win = image_window
+    assert win.open_dataset(parts_root)
+    win.open_train_dialog()
+    dialog = win.train_dialog
+    assert dialog is not None and dialog.architecture.currentText() == "bcae1"
+    dialog.epochs.setValue(1)
+    dialog.batch.setValue(4)
+
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=120_000)
+    assert dialog.checkpoint is not None and dialog.use_button.isEnabled()
+    dialog.use_button.click()
+
+    qtbot.waitUntil(lambda: win.inspection is not None and win.score_worker is None, timeout=60_000)
+    assert win.checkpoint.config.name == "bcae1" and len(win.inspection) == 9
+
+
+def test_a_folder_that_is_no_image_dataset_names_the_problem(qtbot, image_window, tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert not image_window.open_dataset(tmp_path / "empty")
+    assert image_window.error_dialog is not None
+    assert str(tmp_path / "empty") in image_window.error_dialog.text()
+
+
+def test_the_review_window_opens_an_mvtec_folder_in_image_mode(qtbot, window, parts_root):
+    assert window.open_image_dataset(parts_root)
+    assert window.image_window is not None and window.image_window.dataset.category == "part"
+    window.image_window.close()
+
+    assert window.open_dataset_path(parts_root)  # "Open dataset clip" on parts goes to image mode too
+    assert window.image_window.isVisible()
+    assert "open_images" in window.actions_by_name

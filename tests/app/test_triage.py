@@ -1,0 +1,171 @@
+"""The triage table of a batch run: open the index, sort, filter, double-click a clip, see failures.
+
+The index is written directly with ``ResultsIndex.put`` and ``write_scores`` (what ``vad batch
+score`` does per clip), for three small frame folders and one failed clip: no Ray, no model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from vad_core.batch.index import ClipRow, ResultsIndex
+from vad_core.scores_file import write_scores
+from vad_core.scoring import ScoringConfig, anomaly_scores
+
+pytestmark = pytest.mark.gui
+
+FAILED_REASON = "{path}: cannot open video (unknown format, missing codec or corrupt file)"
+
+
+def make_clip(folder: Path, frames: int, seed: int) -> None:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(frames):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), rng.integers(0, 255, (32, 32), dtype=np.uint8))
+
+
+def row(**fields) -> ClipRow:
+    return ClipRow(**{**dict.fromkeys(ClipRow.__dataclass_fields__), **fields})
+
+
+@pytest.fixture
+def results(tmp_path) -> Path:
+    """An archive of three frame folders (30, 40, 50 frames) and a results index with a failed clip."""
+    archive, results = tmp_path / "archive", tmp_path / "results"
+    index = ResultsIndex.open(results)
+    scoring = ScoringConfig()
+    for n, (clip, frames, peak) in enumerate([("cam1/a", 30, 2.0), ("cam1/b", 40, 9.0), ("cam2/c", 50, 5.0)]):
+        make_clip(archive / clip, frames, n)
+        errors = np.ones(frames, np.float32)
+        errors[10:20] = peak
+        npz = write_scores(
+            results / "scores" / clip, errors, meta={"fps": 10.0, "name": clip}, scoring=scoring
+        )
+        derived = anomaly_scores(errors, scoring)
+        index.put(
+            row(
+                clip=clip,
+                path=str(archive / clip),
+                kind="frames",
+                camera=clip.split("/")[0],
+                folder=clip.split("/")[0],
+                content_hash=f"h{n}",
+                status="done",
+                frames=frames,
+                fps=10.0,
+                model="tiny",
+                max_score=float(derived.score.max()),
+                mean_score=float(derived.score.mean()),
+                max_error=float(errors.max()),
+                mean_error=float(errors.mean()),
+                n_events=len(derived.events(scoring)) + n,  # differs from the error order on purpose
+                scores_path=npz.relative_to(results).as_posix(),
+            )
+        )
+    index.put(
+        row(
+            clip="cam2/broken.avi",
+            path=str(archive / "cam2" / "broken.avi"),
+            kind="video",
+            camera="cam2",
+            folder="cam2",
+            content_hash="hx",
+            status="failed",
+            error=FAILED_REASON.format(path=archive / "cam2" / "broken.avi"),
+            error_kind="source",
+        )
+    )
+    index.close()
+    return results
+
+
+def double_click(qtbot, view, index) -> None:
+    """A double click on ``index`` (QTest's double click alone lacks the press a view expects first)."""
+    pos = view.visualRect(index).center()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def clips(panel) -> list[str]:
+    return [r.clip for r in panel.visible_rows()]
+
+
+def test_opening_batch_results_shows_the_worst_clips_first(window, results):
+    assert window.open_batch_results(results)
+    panel = window.triage_dock.widget()
+
+    assert clips(panel) == ["cam1/b", "cam2/c", "cam1/a", "cam2/broken.avi"]  # max error, failed last
+    panel.sort_by("max_error", Qt.SortOrder.AscendingOrder)
+    assert clips(panel) == ["cam1/a", "cam2/c", "cam1/b", "cam2/broken.avi"]  # failed stays last
+    panel.sort_by("n_events")
+    assert clips(panel)[:3] == ["cam2/c", "cam1/b", "cam1/a"]
+    panel.sort_by("camera", Qt.SortOrder.AscendingOrder)
+    assert [r.camera for r in panel.visible_rows()] == ["cam1", "cam1", "cam2", "cam2"]
+
+    panel.camera_filter.setCurrentText("cam2")
+    assert sorted(clips(panel)) == ["cam2/broken.avi", "cam2/c"]
+    panel.status_filter.setCurrentText("failed")
+    assert clips(panel) == ["cam2/broken.avi"]
+
+
+def test_double_click_opens_the_clip_with_its_stored_scores_without_scoring(
+    qtbot, window, results, tiny_checkpoint
+):
+    assert window.load_checkpoint(tiny_checkpoint)  # a model is loaded, yet nothing may be scored
+    assert window.open_batch_results(results)
+    panel = window.triage_dock.widget()
+    qtbot.waitUntil(lambda: panel.view.isVisible() and panel.view.viewport().height() > 60)
+    started = []
+    window.pool.start = lambda worker, _start=window.pool.start: started.append(worker.name) or _start(worker)
+
+    double_click(qtbot, panel.view, panel.view_index("cam1/b"))
+
+    session = window.session
+    assert session.source is not None and len(session.source) == 40
+    assert session.complete and session.from_cache
+    assert window.timeline.curve_points() == 40
+    assert [(e.start, e.end) for e in session.events] == [(10, 20)]
+    assert window.score_worker is None and "scoring" not in started
+    assert "nothing was recomputed" in window.statusBar().currentMessage()
+
+
+def test_a_failed_clip_shows_its_error(qtbot, window, results):
+    assert window.open_batch_results(results)
+    panel = window.triage_dock.widget()
+    index = panel.view_index("cam2/broken.avi", "error")
+    reason = FAILED_REASON.format(path=results.parent / "archive" / "cam2" / "broken.avi")
+
+    assert index.data() == "broken.avi: cannot open video (unknown format, missing codec or corrupt file)"
+    assert reason in index.data(Qt.ItemDataRole.ToolTipRole)
+    assert index.data(Qt.ItemDataRole.ForegroundRole) is not None  # drawn red
+
+    qtbot.waitUntil(lambda: panel.view.isVisible() and panel.view.viewport().height() > 60)
+    double_click(qtbot, panel.view, panel.view_index("cam2/broken.avi"))
+    assert window.session.source is None
+    assert panel.message.isVisible() and reason in panel.message.text()
+
+
+def test_a_folder_without_an_index_is_reported(window, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(window, "show_error", lambda title, message: shown.append(message))
+    assert not window.open_batch_results(tmp_path)
+    assert shown and "index.sqlite" in shown[0]
+
+
+def test_scores_that_do_not_fit_the_clip_are_reported(qtbot, window, results, monkeypatch):
+    write_scores(results / "scores" / "cam1" / "a", np.ones(99, np.float32))  # the clip has 30 frames
+    shown = []
+    monkeypatch.setattr(window, "show_error", lambda title, message: shown.append((title, message)))
+    assert window.open_batch_results(results)
+    panel = window.triage_dock.widget()
+    qtbot.waitUntil(lambda: panel.view.isVisible() and panel.view.viewport().height() > 60)
+
+    double_click(qtbot, panel.view, panel.view_index("cam1/a"))
+
+    assert shown and "99 frames" in shown[0][1] and "30" in shown[0][1]
+    assert not window.session.complete and window.score_worker is None
