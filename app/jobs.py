@@ -25,15 +25,18 @@ import weakref
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.workers import Notice, Progress
-from vad_core.inference import FrameReconstruction, InferenceConfig, reconstruct_frame, score_source
-from vad_core.models.base import AnomalyModel
+from vad_core.inference_config import InferenceConfig
 from vad_core.score_cache import ScoreCache
 from vad_core.sources.base import FrameSource
+
+if TYPE_CHECKING:  # torch loads when the first job runs, not when the window starts
+    from vad_core.inference import FrameReconstruction
+    from vad_core.models.base import AnomalyModel
 
 
 def limit_torch_threads() -> int:
@@ -161,6 +164,8 @@ def score_job(
     reported: list[str] = []
     batch_size = inference.batch_size
     yield Progress(0, total, f"scoring {getattr(source, 'name', 'video')} on {device.type.upper()}")
+    from vad_core.inference import score_source
+
     chunks = score_source(model, source, inference, on_notice=notices.append)
     lock = model_lock(model)
     while True:
@@ -224,4 +229,6 @@ def reconstruct_job(
         batch_size=1, device=inference.device, amp=inference.amp, error=inference.error, keep_maps=True
     )
     with model_lock(model):
+        from vad_core.inference import reconstruct_frame
+
         return index, reconstruct_frame(model, source, index, config)

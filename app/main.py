@@ -240,19 +240,6 @@ class _Preloader(threading.Thread):
         self.current = ""
 
 
-def _wait_for(app: Any, preloader: _Preloader, splash: Any) -> None:
-    """Keep the splash responsive (and its status line current) until the preloader is done."""
-    from PySide6.QtCore import QEventLoop
-
-    shown = None
-    while preloader.is_alive():
-        if preloader.current != shown:
-            shown = preloader.current
-            splash.set_message(f"loading {shown or 'the engine'}…")
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 30)
-        preloader.join(0.02)
-
-
 def _fatal_start_error(app: Any, error: BaseException, log_file: Any) -> int:
     """Log why start-up failed and say it in one short dialog (stderr only when nobody could see one)."""
     from PySide6.QtWidgets import QMessageBox
@@ -288,31 +275,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     clock.on_first_paint(splash, "splash_painted")
     splash.show()
     app.processEvents()
-    preloader = _Preloader()
-    preloader.start()
-    _wait_for(app, preloader, splash)
-    clock.mark("engine_imported")
-    if preloader.error is not None:
-        splash.close()
-        return _fatal_start_error(app, preloader.error, log_file)
-    log.info("engine imported in the background: %s", preloader.seconds)
+    preloader = _Preloader()  # torch, scipy and the model zoo: started once the window has painted
     splash.set_message("building the window…")
     try:
         configure_plots()
         from app.main_window import MainWindow
 
-        window = MainWindow()
+        window = MainWindow(load_engine=False)
     except Exception as error:  # noqa: BLE001 - a start-up failure is shown, not a traceback
         splash.close()
         return _fatal_start_error(app, error, log_file)
-    if args.device:
-        window.model_panel.set_device(args.device)
     if args.batch_size:
         window.model_panel.set_batch_size(args.batch_size)
 
     quit_after_paint = os.environ.get(QUIT_AFTER_PAINT_ENV) == "1"
 
     def window_painted() -> None:
+        preloader.start()  # not earlier: its imports would hold the GIL while the window is built
         if args.print_startup_time:
             print(clock.report(), flush=True)
         log.info("%s", clock.report())
@@ -331,19 +310,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if "window_painted" in clock.marks else 1
     from PySide6.QtCore import QTimer
 
-    if args.model:
-        window.load_checkpoint(args.model)
-    elif (last := window.settings.last_checkpoint()) and not args.demo:
-        from pathlib import Path
+    def open_requested() -> None:
+        """Once the engine is imported: fill the window's engine parts, then open what was asked."""
+        if preloader.ident is None or preloader.is_alive():  # not started (window unpainted) or busy
+            QTimer.singleShot(50, open_requested)
+            return
+        clock.mark("engine_imported")
+        if preloader.error is not None:
+            window.close()
+            app.exit(_fatal_start_error(app, preloader.error, log_file))
+            return
+        log.info("engine imported in the background: %s", preloader.seconds)
+        window.engine_ready()
+        if args.device:
+            window.model_panel.set_device(args.device)
+        if args.model:
+            window.load_checkpoint(args.model)
+        elif (last := window.settings.last_checkpoint()) and not args.demo:
+            from pathlib import Path
 
-        if Path(last).is_file():
-            window.load_checkpoint(last)
-    if args.path:
-        QTimer.singleShot(0, lambda: window.open_path(args.path))
-    elif args.demo:
-        QTimer.singleShot(0, window.open_demo)
-    elif not window.settings.demo_offered():
-        QTimer.singleShot(0, window.offer_demo)
+            if Path(last).is_file():
+                window.load_checkpoint(last)
+        if args.path:
+            window.open_path(args.path)
+        elif args.demo:
+            window.open_demo()
+        elif not window.settings.demo_offered():
+            window.offer_demo()
+
+    QTimer.singleShot(0, open_requested)
     return int(app.exec())
 
 

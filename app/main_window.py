@@ -67,7 +67,7 @@ from app.widgets.video_view import VideoView
 from app.workers import Worker, WorkerPool
 from vad_core.checkpoint import Checkpoint, load_checkpoint
 from vad_core.errors import VadError
-from vad_core.inference import InferenceConfig
+from vad_core.inference_config import InferenceConfig
 from vad_core.score_cache import ScoreCache, cache_key
 from vad_core.sources import VIDEO_EXTENSIONS, open_source
 from vad_core.sources.base import ArraySource, FrameSource
@@ -95,9 +95,11 @@ class MainWindow(QMainWindow):
         settings: AppSettings | None = None,
         cache: ScoreCache | None = None,
         parent: QWidget | None = None,
+        load_engine: bool = True,
     ) -> None:
+        """``load_engine=False`` builds the window without importing torch and the model zoo (fast
+        start-up); the caller then calls ``engine_ready()`` once they are imported."""
         super().__init__(parent)
-        from vad_core.models import model_names
 
         self.settings = settings or AppSettings()
         self.cache = cache if cache is not None else ScoreCache()
@@ -153,7 +155,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         # -- docks ---------------------------------------------------------------------------------
-        self.model_panel = ModelPanel(model_names())
+        self.model_panel = ModelPanel(())
         self.scoring_controls = ScoringControls(self.session.scoring)
         self.heatmap_controls = HeatmapControls(self.settings.overlay_opacity(), self.settings.colormap())
         self.side_by_side = SideBySideView()
@@ -215,7 +217,9 @@ class MainWindow(QMainWindow):
         self.side_by_side.set_colormap(self.settings.colormap())
         self._refresh_checkpoint_choices()
         self._update_enabled()
-        self._update_device_label()
+        self.device_label.setText("device: loading the engine…")
+        if load_engine:
+            self.engine_ready()
         self.resize(1280, 800)
         self.fit_docks()
         self._restore_window_state()
@@ -819,6 +823,14 @@ class MainWindow(QMainWindow):
     def _set_batch_size(self, value: int) -> None:
         self.settings.set_batch_size(value)
         self.session.set_inference(replace(self.session.inference, batch_size=int(value)))
+
+    def engine_ready(self) -> None:
+        """Fill what needs torch and the model zoo (architectures, device); called once they load."""
+        from vad_core.models import model_names
+
+        self.model_panel.set_architectures(model_names())
+        self.model_panel.check_cuda()
+        self._update_device_label()
 
     def _update_device_label(self) -> None:
         from vad_core.device import resolve_device

@@ -18,13 +18,16 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from vad_core.atomic_io import atomic_write_bytes, file_sha256
 from vad_core.errors import CheckpointError, ConfigError
-from vad_core.models.base import AnomalyModel, ModelConfig
+from vad_core.model_config import ModelConfig
+
+if TYPE_CHECKING:  # torch is imported where weights are read or written, not at start-up
+    import torch
+
+    from vad_core.models.base import AnomalyModel
 from vad_core.sources.preprocess import Preprocess
 
 FORMAT = "vad-review checkpoint"

@@ -30,15 +30,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
-from sklearn.metrics import (
-    auc,
-    average_precision_score,
-    precision_recall_fscore_support,
-    roc_auc_score,
-    roc_curve,
-)
 
 from vad_core.errors import ConfigError
+
+
+class _LazySklearnMetrics:
+    """``sklearn.metrics``, imported on first use (it costs ~1 s, the GUI must start fast)."""
+
+    def __getattr__(self, name: str):
+        import sklearn.metrics
+
+        return getattr(sklearn.metrics, name)
+
+
+_sk = _LazySklearnMetrics()
 
 NAN = float("nan")
 
@@ -92,7 +97,7 @@ def _has_both_classes(y: np.ndarray) -> bool:
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve (labels True = anomalous), NaN when only one class is present."""
     s, y = _scores_and_labels(scores, labels, "auroc")
-    return float(roc_auc_score(y, s)) if _has_both_classes(y) else NAN
+    return float(_sk.roc_auc_score(y, s)) if _has_both_classes(y) else NAN
 
 
 image_auroc = auroc
@@ -100,7 +105,7 @@ image_auroc = auroc
 
 
 def _roc(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return roc_curve(y, s, drop_intermediate=False)
+    return _sk.roc_curve(y, s, drop_intermediate=False)
 
 
 def _gmean_from_roc(fpr: np.ndarray, tpr: np.ndarray, thresholds: np.ndarray) -> float:
@@ -150,15 +155,15 @@ def frame_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float | Non
     area = ap = eer = eer_t = gm_t = NAN
     if _has_both_classes(y):
         fpr, tpr, thresholds = _roc(s, y)
-        area = float(auc(fpr, tpr))  # the same value as roc_auc_score, from the curve we have
-        ap = float(average_precision_score(y, s))
+        area = float(_sk.auc(fpr, tpr))  # the same value as roc_auc_score, from the curve we have
+        ap = float(_sk.average_precision_score(y, s))
         eer, eer_t = _eer_from_roc(fpr, tpr, thresholds)
         gm_t = _gmean_from_roc(fpr, tpr, thresholds)
     used = gm_t if threshold is None else float(threshold)
     precision = recall = f1 = NAN
     if n and math.isfinite(used):
         predicted = s >= used
-        p, r, f, _ = precision_recall_fscore_support(
+        p, r, f, _ = _sk.precision_recall_fscore_support(
             y, predicted, average="binary", pos_label=True, labels=[False, True], zero_division=np.nan
         )
         precision, recall, f1 = float(p), float(r), float(f)

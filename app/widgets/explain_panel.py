@@ -50,7 +50,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -84,8 +84,10 @@ from app.theme import PLOT_BACKGROUND
 from app.widgets.colormaps import opaque_lut
 from app.workers import Progress, Worker, WorkerPool
 from vad_core.errors import ConfigError
-from vad_core.explain import Calibration, Explanation, method_info
-from vad_core.models.base import AnomalyModel
+
+if TYPE_CHECKING:  # torch and the explainers load with the first explanation, not at start-up
+    from vad_core.explain import Calibration, Explanation
+    from vad_core.models.base import AnomalyModel
 
 #: The methods in the order of their tiles.
 METHODS = ("shap", "lime", "lrp", "counterfactual")
@@ -135,75 +137,88 @@ def _choices(module: str, name: str, fallback: tuple[str, ...]) -> tuple[str, ..
         return fallback
 
 
-OPTION_SPECS: dict[str, tuple[OptionSpec, ...]] = {
-    "shap": (
-        OptionSpec(
-            "max_evals", "Evaluations", "int", 10, 20000, 50, tip="model calls of the Partition explainer"
+@functools.cache
+def option_specs() -> dict[str, tuple[OptionSpec, ...]]:
+    """The settings form of each method (built on first use: it reads the engine's choices)."""
+    return _option_specs()
+
+
+def _option_specs() -> dict[str, tuple[OptionSpec, ...]]:
+    return {
+        "shap": (
+            OptionSpec(
+                "max_evals", "Evaluations", "int", 10, 20000, 50, tip="model calls of the Partition explainer"
+            ),
+            OptionSpec(
+                "background",
+                "Masked regions show",
+                "choice",
+                choices=_choices("vad_core.explain.shap_method", "BACKGROUNDS", ("blur", "reconstruction")),
+            ),
+            OptionSpec(
+                "blur_kernel", "Blur kernel (0 = side/8)", "int", 0, 255, 1, tip="patch blur in model pixels"
+            ),
+            OptionSpec("seed", "Seed", "int", 0, 1_000_000, 1),
         ),
-        OptionSpec(
-            "background",
-            "Masked regions show",
-            "choice",
-            choices=_choices("vad_core.explain.shap_method", "BACKGROUNDS", ("blur", "reconstruction")),
+        "lime": (
+            OptionSpec("num_samples", "Samples", "int", 10, 20000, 50, tip="perturbed images"),
+            OptionSpec("n_segments", "Superpixels", "int", 2, 1024, 8),
+            OptionSpec(
+                "segmentation",
+                "Segmentation",
+                "choice",
+                choices=_choices("vad_core.explain.lime_method", "SEGMENTATIONS", ("slic",)),
+            ),
+            OptionSpec(
+                "hide",
+                "Hidden superpixels show",
+                "choice",
+                choices=_choices("vad_core.explain.lime_method", "HIDES", ("blur",)),
+            ),
+            OptionSpec("seed", "Seed", "int", 0, 1_000_000, 1),
         ),
-        OptionSpec(
-            "blur_kernel", "Blur kernel (0 = side/8)", "int", 0, 255, 1, tip="patch blur in model pixels"
+        "lrp": (
+            OptionSpec(
+                "epsilon", "Epsilon", "float", 0.0, 10.0, 0.005, 4, tip="stabiliser of the epsilon rule"
+            ),
+            OptionSpec(
+                "loss_rule",
+                "Loss layer",
+                "choice",
+                choices=_choices("vad_core.explain.lrp", "LOSS_RULES", ("lrp0",)),
+                tip="midpoint also sees dark defects",
+            ),
         ),
-        OptionSpec("seed", "Seed", "int", 0, 1_000_000, 1),
-    ),
-    "lime": (
-        OptionSpec("num_samples", "Samples", "int", 10, 20000, 50, tip="perturbed images"),
-        OptionSpec("n_segments", "Superpixels", "int", 2, 1024, 8),
-        OptionSpec(
-            "segmentation",
-            "Segmentation",
-            "choice",
-            choices=_choices("vad_core.explain.lime_method", "SEGMENTATIONS", ("slic",)),
+        "counterfactual": (
+            OptionSpec(
+                "grid", "Grid (cells per side)", "int", 2, 64, 1, tip="box size step = image side / grid"
+            ),
+            OptionSpec(
+                "replacement",
+                "Repair with",
+                "choice",
+                choices=_choices("vad_core.explain.counterfactual", "REPLACEMENTS", ("reconstruction",)),
+            ),
+            OptionSpec(
+                "target",
+                "Repair until",
+                "choice",
+                choices=_choices("vad_core.explain.counterfactual", "TARGETS", ("normal",)),
+                tip="normal: like the most anomalous good reference; threshold: the minimal flip",
+            ),
+            OptionSpec("max_boxes", "Boxes at most", "int", 1, 10, 1),
         ),
-        OptionSpec(
-            "hide",
-            "Hidden superpixels show",
-            "choice",
-            choices=_choices("vad_core.explain.lime_method", "HIDES", ("blur",)),
-        ),
-        OptionSpec("seed", "Seed", "int", 0, 1_000_000, 1),
-    ),
-    "lrp": (
-        OptionSpec("epsilon", "Epsilon", "float", 0.0, 10.0, 0.005, 4, tip="stabiliser of the epsilon rule"),
-        OptionSpec(
-            "loss_rule",
-            "Loss layer",
-            "choice",
-            choices=_choices("vad_core.explain.lrp", "LOSS_RULES", ("lrp0",)),
-            tip="midpoint also sees dark defects",
-        ),
-    ),
-    "counterfactual": (
-        OptionSpec("grid", "Grid (cells per side)", "int", 2, 64, 1, tip="box size step = image side / grid"),
-        OptionSpec(
-            "replacement",
-            "Repair with",
-            "choice",
-            choices=_choices("vad_core.explain.counterfactual", "REPLACEMENTS", ("reconstruction",)),
-        ),
-        OptionSpec(
-            "target",
-            "Repair until",
-            "choice",
-            choices=_choices("vad_core.explain.counterfactual", "TARGETS", ("normal",)),
-            tip="normal: like the most anomalous good reference; threshold: the minimal flip",
-        ),
-        OptionSpec("max_boxes", "Boxes at most", "int", 1, 10, 1),
-    ),
-}
+    }
 
 
 def method_defaults(method: str) -> dict[str, Any]:
     """Default value of every form field of ``method``: ``method_info`` defaults, else the signature's."""
+    from vad_core.explain import method_info
+
     info = method_info(method)
     signature = inspect.signature(info.function).parameters
     values: dict[str, Any] = {}
-    for spec in OPTION_SPECS[info.name]:
+    for spec in option_specs()[info.name]:
         if spec.key in info.defaults:
             value = info.defaults[spec.key]
         elif spec.key in signature and signature[spec.key].default is not inspect.Parameter.empty:
@@ -227,7 +242,7 @@ class MethodSettings(QWidget):
         self.widgets: dict[str, QSpinBox | QDoubleSpinBox | QComboBox] = {}
         layout = QFormLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
-        for spec in OPTION_SPECS[method]:
+        for spec in option_specs()[method]:
             if spec.kind == "int":
                 widget: QSpinBox | QDoubleSpinBox | QComboBox = QSpinBox()
                 widget.setRange(int(spec.minimum), int(spec.maximum))
@@ -982,6 +997,8 @@ class ExplainPanel(QWidget):
 
         Returns False when there is nothing to explain or the method does not apply.
         """
+        from vad_core.explain import method_info
+
         method = method_info(method).name
         target = self.target
         if target is None:
@@ -1319,6 +1336,8 @@ def image_calibration(inspection: Any) -> Calibration | None:
 
     ``inspection`` is a ``vad_core.image_mode.ImageInspection``; None when it has no usable errors.
     """
+    from vad_core.explain import Calibration
+
     try:
         raw = _raw_errors_from_maps(inspection.maps)
         labels = inspection.labels
@@ -1359,6 +1378,8 @@ def review_calibration(session: Any, raw: np.ndarray | None = None) -> Calibrati
     (G-mean threshold of eq. 3.21 either way); without both classes there is no threshold to learn
     and the explanation is self-calibrated.
     """
+    from vad_core.explain import Calibration
+
     raw = review_errors(session) if raw is None else raw
     if raw is None:
         return None

@@ -111,13 +111,8 @@ class ModelPanel(QWidget):
 
         settings = QFormLayout()
         self.device = QComboBox()
-        cuda = _cuda_available()
         for value, text in DEVICES:
             self.device.addItem(text, value)
-        if not cuda:
-            item = self.device.model().item(1)  # type: ignore[attr-defined]
-            item.setEnabled(False)
-            item.setToolTip("no CUDA GPU found")
         self.device.setToolTip("CUDA (with bfloat16 autocast) when available, CPU otherwise")
         self.device.currentIndexChanged.connect(lambda _i: self.deviceChanged.emit(self.device_choice()))
         settings.addRow("Device", self.device)
@@ -128,9 +123,7 @@ class ModelPanel(QWidget):
         self.batch.valueChanged.connect(self.batchSizeChanged)
         settings.addRow("Batch size", self.batch)
         self.architecture = QComboBox()
-        self.architecture.addItems(list(architectures))
-        if "bcae1" in architectures:
-            self.architecture.setCurrentText("bcae1")
+        self.set_architectures(architectures)
         self.architecture.setToolTip("Registered architecture used by “Train on this footage…”")
         settings.addRow("Train as", self.architecture)
         layout.addLayout(settings)
@@ -152,6 +145,23 @@ class ModelPanel(QWidget):
         layout.addWidget(self.train_button)
 
     # -- state -------------------------------------------------------------------------------------
+
+    def check_cuda(self) -> None:
+        """Disable the CUDA choice when there is no GPU (needs torch: called once the engine loaded)."""
+        if not _cuda_available():
+            item = self.device.model().item(1)  # type: ignore[attr-defined]
+            item.setEnabled(False)
+            item.setToolTip("no CUDA GPU found")
+
+    def set_architectures(self, architectures: Sequence[str]) -> None:
+        """Fill "Train as" (the main window does this once the model zoo has been imported)."""
+        current = self.architecture.currentText()
+        self.architecture.clear()
+        self.architecture.addItems(list(architectures))
+        preferred = current if current in architectures else "bcae1"
+        if preferred in architectures:
+            self.architecture.setCurrentText(preferred)
+
     def set_checkpoint_choices(self, choices: Sequence[tuple[str, str]], current: str | None = None) -> None:
         """``(label, path)`` pairs for the combo box; ``current`` (a path) is selected if listed."""
         with QSignalBlocker(self.checkpoints):

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import savgol_filter
 
 from vad_core.errors import ConfigError
 from vad_core.scoring.events import Event, find_events
@@ -120,6 +119,8 @@ def smooth(values: np.ndarray, window: int = 15, polyorder: int = 3) -> np.ndarr
     fitted = min(window, length if length % 2 else length - 1)
     if fitted <= 1 or fitted <= polyorder:
         return series.copy()
+    from scipy.signal import savgol_filter  # lazy: scipy costs ~1 s at start-up
+
     return savgol_filter(series, window_length=fitted, polyorder=polyorder, mode="interp")
 
 
