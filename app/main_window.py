@@ -87,6 +87,23 @@ def _bundled_demo_models() -> list[Path]:
     return [p for p in paths if p.is_file()]
 
 
+#: Playback actions, in the order of the Playback menu and of the help dialog.
+PLAYBACK_ACTIONS = (
+            "play",
+            "reverse",
+            "pause",
+            "forward",
+            "step_back",
+            "step_forward",
+            "previous_event",
+            "next_event",
+            "first_frame",
+            "last_frame",
+            "slower",
+            "faster",
+)
+
+
 class MainWindow(QMainWindow):
     """The review window (see the module docstring)."""
 
@@ -344,18 +361,7 @@ class MainWindow(QMainWindow):
     def shortcut_actions(self) -> list[QAction]:
         """Actions listed in the help dialog, playback first."""
         order = (
-            "play",
-            "reverse",
-            "pause",
-            "forward",
-            "step_back",
-            "step_forward",
-            "previous_event",
-            "next_event",
-            "first_frame",
-            "last_frame",
-            "slower",
-            "faster",
+            *PLAYBACK_ACTIONS,
             "overlay",
             "zoom_all",
             "mark_in",
@@ -394,20 +400,7 @@ class MainWindow(QMainWindow):
         model_menu.addSeparator()
         model_menu.addAction(act["explain_frame"])
         play_menu = bar.addMenu("&Playback")
-        for name in (
-            "play",
-            "reverse",
-            "pause",
-            "forward",
-            "step_back",
-            "step_forward",
-            "previous_event",
-            "next_event",
-            "first_frame",
-            "last_frame",
-            "slower",
-            "faster",
-        ):
+        for name in PLAYBACK_ACTIONS:
             play_menu.addAction(act[name])
         play_menu.addSeparator()
         for name in ("mark_in", "mark_out", "clear_marks"):
