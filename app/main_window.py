@@ -89,18 +89,18 @@ def _bundled_demo_models() -> list[Path]:
 
 #: Playback actions, in the order of the Playback menu and of the help dialog.
 PLAYBACK_ACTIONS = (
-            "play",
-            "reverse",
-            "pause",
-            "forward",
-            "step_back",
-            "step_forward",
-            "previous_event",
-            "next_event",
-            "first_frame",
-            "last_frame",
-            "slower",
-            "faster",
+    "play",
+    "reverse",
+    "pause",
+    "forward",
+    "step_back",
+    "step_forward",
+    "previous_event",
+    "next_event",
+    "first_frame",
+    "last_frame",
+    "slower",
+    "faster",
 )
 
 
