@@ -43,7 +43,8 @@ import numpy as np
 
 from vad_core.checkpoint import Checkpoint
 from vad_core.datasets.base import ImageDataset, ImageSample
-from vad_core.errors import Cancelled, ConfigError
+from vad_core.driving import drive
+from vad_core.errors import ConfigError
 from vad_core.inference import InferenceConfig, score_source
 from vad_core.metrics import gmean_threshold, image_auroc, pixel_auroc
 from vad_core.models.base import AnomalyModel, ModelConfig
@@ -377,17 +378,10 @@ def inspect_dataset(
     should_stop: Callable[[], bool] | None = None,
 ) -> ImageInspection:
     """Run ``inspect_iter`` to the end; ``progress(done, total)`` per batch, ``should_stop()`` cancels."""
-    iterator = inspect_iter(model_or_checkpoint, dataset, inference, config)
-    while True:
-        try:
-            chunk = next(iterator)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(chunk.stop, chunk.total)
-        if should_stop is not None and should_stop():
-            iterator.close()
-            raise Cancelled("image scoring cancelled")
+    report = None if progress is None else (lambda chunk: progress(chunk.stop, chunk.total))
+    return drive(
+        inspect_iter(model_or_checkpoint, dataset, inference, config), report, should_stop, "image scoring"
+    )
 
 
 def evaluate_image_dataset(

@@ -45,7 +45,7 @@ def _scoring(args: argparse.Namespace, meta: dict):
 
 
 def cmd_export_clips(args: argparse.Namespace) -> int:
-    from vad_core.export import ExportConfig, ExportInputs, export_incidents, select_incidents
+    from vad_core.export import ExportConfig, ExportInputs, export_incidents, run, select_incidents
     from vad_core.labels.document import default_author
     from vad_core.labels.store import load_document
     from vad_core.scores_file import read_scores
@@ -100,15 +100,8 @@ def cmd_export_clips(args: argparse.Namespace) -> int:
         bar.update(item.done - counted.get(key, 0))
         counted[key] = item.done
 
-    generator = export_incidents(source, incidents, args.out, inputs, config)
-    try:
-        while True:
-            progress(next(generator))
-    except StopIteration as stop:
-        results = stop.value
-    except KeyboardInterrupt:
-        generator.close()  # removes the partial files of the incident being written
-        raise
+    try:  # interrupting closes the generator, which removes the partial files of the incident being written
+        results = run(export_incidents(source, incidents, args.out, inputs, config), progress)
     finally:
         bar.close()
     for result in results:

@@ -16,6 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from vad_core.errors import Cancelled, VadError
 
@@ -263,7 +264,7 @@ def _training_sources(paths: Sequence[str], still: bool):
 def cmd_train(args: argparse.Namespace) -> int:
     from vad_core.models import ModelConfig
     from vad_core.sources import Preprocess
-    from vad_core.training import FrameBank, TrainConfig, train_iter
+    from vad_core.training import FrameBank, TrainConfig, train
 
     options = {}
     for item in args.option or []:
@@ -297,37 +298,41 @@ def cmd_train(args: argparse.Namespace) -> int:
         "training": {"dataset": dataset_name},
         "scoring": {"error": "mse", "reduction": args.score_reduction, "patch": args.patch},
     }
-    iterator = train_iter(
-        config, bank, output=args.out, resume=args.out if args.resume else None, metadata=metadata
-    )
-    epoch_bar = None
+    bars: dict[str, Any] = {}
+
+    def show(event) -> None:
+        bar = bars.get("epoch")
+        if event.kind == "info":
+            print(event.message, file=sys.stderr)
+        elif event.kind == "batch":
+            if bar is None or bar.total != event.batches:
+                if bar is not None:
+                    bar.close()
+                bar = bars["epoch"] = _progress_bar(event.batches, f"epoch {event.epoch}", unit="batch")
+            bar.set_description(f"epoch {event.epoch}")
+            bar.n = event.batch
+            bar.set_postfix(loss=f"{event.loss:.5f}")
+            bar.refresh()
+        elif event.kind == "epoch":
+            if bar is not None:
+                bar.close()
+                bars.pop("epoch")
+            print(
+                f"epoch {event.epoch:3d}  train {event.loss:.6f}  val {event.val_loss:.6f}  "
+                f"lr {event.learning_rate:.2e}",
+                file=sys.stderr,
+            )
+
     try:
-        while True:
-            event = next(iterator)
-            if event.kind == "info":
-                print(event.message, file=sys.stderr)
-            elif event.kind == "batch":
-                if epoch_bar is None or epoch_bar.total != event.batches:
-                    if epoch_bar is not None:
-                        epoch_bar.close()
-                    epoch_bar = _progress_bar(event.batches, f"epoch {event.epoch}", unit="batch")
-                epoch_bar.set_description(f"epoch {event.epoch}")
-                epoch_bar.n = event.batch
-                epoch_bar.set_postfix(loss=f"{event.loss:.5f}")
-                epoch_bar.refresh()
-            elif event.kind == "epoch":
-                if epoch_bar is not None:
-                    epoch_bar.close()
-                    epoch_bar = None
-                print(
-                    f"epoch {event.epoch:3d}  train {event.loss:.6f}  val {event.val_loss:.6f}  "
-                    f"lr {event.learning_rate:.2e}",
-                    file=sys.stderr,
-                )
-    except StopIteration as stop:
-        result = stop.value
-    except KeyboardInterrupt:
-        iterator.close()
+        result = train(
+            config,
+            bank,
+            output=args.out,
+            resume=args.out if args.resume else None,
+            metadata=metadata,
+            progress=show,
+        )
+    except KeyboardInterrupt:  # ``train`` has closed the run; its last finished epoch is saved
         print("interrupted; resume with --resume", file=sys.stderr)
         return 130
     if args.svdd:

@@ -37,11 +37,10 @@ import torch
 
 from vad_core.errors import ConfigError
 from vad_core.explain.explanation import MethodResult, Progress
-from vad_core.explain.score_wrapper import AnomalyScorer, ExplainInput
+from vad_core.explain.score_wrapper import EXPLAINED_OUTPUTS, AnomalyScorer, ExplainInput
 
 SEGMENTATIONS = ("slic", "quickshift", "grid")
 HIDES = ("reconstruction", "blur", "mean")
-EXPLAINED_OUTPUTS = ("log_odds", "probability", "score")
 
 
 def _require_lime() -> Any:

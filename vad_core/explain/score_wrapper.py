@@ -52,6 +52,10 @@ SCALES = ("max", "p99")
 OUTPUTS = ("probability", "probabilities", "score", "log_odds", "log_odds_pair")
 
 
+#: What ``AnomalyScorer.predict`` can return, and so what LIME and SHAP can explain.
+EXPLAINED_OUTPUTS = ("log_odds", "probability", "score")
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Residual error normalisation and decision threshold (thesis 3.8.5, eq. 3.21).

@@ -38,11 +38,10 @@ from torch import Tensor, nn
 
 from vad_core.errors import ConfigError
 from vad_core.explain.explanation import MethodResult, Progress
-from vad_core.explain.score_wrapper import AnomalyScorer, ExplainInput
+from vad_core.explain.score_wrapper import EXPLAINED_OUTPUTS, AnomalyScorer, ExplainInput
 
 ALGORITHMS = ("partition", "gradient")
 BACKGROUNDS = ("reconstruction", "blur", "inpaint_telea", "inpaint_ns")
-EXPLAINED_OUTPUTS = ("log_odds", "probability", "score")
 
 
 def _require_shap() -> Any:

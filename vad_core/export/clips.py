@@ -44,6 +44,7 @@ import cv2
 import numpy as np
 
 from vad_core.atomic_io import file_sha256, open_temp
+from vad_core.driving import drive
 from vad_core.errors import ExportError, LabelFileError
 from vad_core.labels.document import LabelDocument, LabelInterval, event_decision, now_iso
 from vad_core.labels.store import atomic_write_bytes
@@ -729,13 +730,7 @@ def select_incidents(
 
 def run(generator: Generator[Any, None, T], progress: Callable[[Any], None] | None = None) -> T:
     """Drive a progress generator to the end (CLI, tests); ``progress`` sees each yielded value."""
-    while True:
-        try:
-            item = next(generator)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(item)
+    return drive(generator, progress, what="export")
 
 
 __all__ = [

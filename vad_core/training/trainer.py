@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from vad_core.checkpoint import save_checkpoint
 from vad_core.device import describe_device, resolve_device
-from vad_core.errors import Cancelled
+from vad_core.driving import drive
 from vad_core.models.base import AnomalyModel
 from vad_core.models.registry import build_model
 from vad_core.training.config import TrainConfig
@@ -303,14 +303,4 @@ def train(
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Run ``train_iter`` to the end, calling ``progress`` per event; ``should_stop()`` cancels."""
-    iterator = train_iter(config, bank, output, resume, metadata)
-    while True:
-        try:
-            event = next(iterator)
-        except StopIteration as stop:
-            return stop.value
-        if progress:
-            progress(event)
-        if should_stop and should_stop():
-            iterator.close()
-            raise Cancelled("training cancelled")
+    return drive(train_iter(config, bank, output, resume, metadata), progress, should_stop, "training")
