@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +70,7 @@ def score_clips(
     """Score each clip; ``progress(clip_name, frames_done, frames_total)`` after every chunk."""
     inference = inference or InferenceConfig()
     if inference.keep_maps != keep_maps:
-        inference = InferenceConfig(**{**inference.__dict__, "keep_maps": keep_maps})
+        inference = replace(inference, keep_maps=keep_maps)
     scoring = scoring or ScoringConfig()
     results = []
     for clip in clips:

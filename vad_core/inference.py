@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import inspect
 import time
 from collections.abc import Callable, Iterator
@@ -147,12 +148,18 @@ def prepare_for_inference(model: AnomalyModel, device: torch.device) -> AnomalyM
     return model
 
 
+@functools.cache
+def _accepts_steps(model_type: type) -> bool:
+    """Whether a predictor's ``forward`` can stop its roll-out early (checked once per class)."""
+    return "steps" in inspect.signature(model_type.forward).parameters
+
+
 def _predict(
     model: AnomalyModel, inputs: torch.Tensor, target: torch.Tensor, prediction: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Model output and the matching target; one-step-ahead predictors stop their roll-out early."""
     if model.spec.mode == "predict" and prediction == "next":
-        if "steps" in inspect.signature(model.forward).parameters:
+        if _accepts_steps(type(model)):
             return model(inputs, steps=1), target[:, :1]
         return model(inputs)[:, :1], target[:, :1]  # a predictor that always rolls out P frames
     return model(inputs), target

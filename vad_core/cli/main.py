@@ -480,15 +480,12 @@ def _eval_scores(args: argparse.Namespace) -> int:
         files.extend(sorted(path.glob("*.npz")) if path.is_dir() else [path])
     if not files:
         raise VadError(args.scores[0], "no scores files (.npz) found")
-    lengths = {}
-    for path in files:
-        scores = read_scores(path, load_maps=False)
-        lengths[scores.name] = len(scores.errors)
+    loaded = [(path, read_scores(path, load_maps=False)) for path in files]
+    lengths = {scores.name: len(scores.errors) for _, scores in loaded}
     external = _read_label_file(args.labels, lengths) if args.labels else {}
     clips = []
     scoring = ScoringConfig(smooth_window=args.smooth, threshold=args.threshold)
-    for path in files:
-        scores = read_scores(path, load_maps=False)
+    for path, scores in loaded:
         labels = external.get(scores.name, scores.labels)
         if labels is None and len(external) == 1 and len(files) == 1:
             labels = next(iter(external.values()))
