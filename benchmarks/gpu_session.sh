@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # What was run on the lent H100 (device tool) for the README's numbers. Usage, from the repo root there:
-#   bash benchmarks/gpu_session.sh synthetic|ped2-frame|ped2-temporal|throughput
+#   bash benchmarks/gpu_session.sh STEP [STEP ...]   (steps: see the case below)
 # Writes checkpoints to /tmp/runs and a tarball of them (weights + JSON, no training state) to $OUT.
+# Packages the device lacks travel as wheels: .carry/whl (shap, slicer, lime) for explain-speed,
+# .carry/whl_ray (Ray without its Java jars, jsonschema and its needs) for batch.
 set -euo pipefail
 export PYTHONPATH=. PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT" /tmp/runs
-step=${1:?synthetic|synthetic-predictors|ped2-frame|ped2-temporal|throughput}
+install_wheels() {  # $1: a folder of wheels carried to the device
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$1"/*.whl
+  export PYTHONPATH=.:/tmp/site
+}
+[ $# -ge 1 ] || { echo "usage: $0 STEP [STEP ...]"; exit 2; }
+for step in "$@"; do
+echo "=== $step ($(date +%T))"
 case "$step" in
   throughput)
     python3 benchmarks/throughput.py --models bcae1 cgru_ae seq2seq_cgru --device cuda --frames 20000 --seconds 5 ;;
@@ -26,12 +34,38 @@ case "$step" in
   synthetic-stacked)
     python3 benchmarks/train_experiments.py --data synthetic --models stacked_ae \
       --max-seconds "${SECONDS_PER_MODEL:-60}" --out /tmp/runs/synthetic ;;
+  ped2-unet)  # Liu et al.'s predictor: consecutive frames, intensity + gradient loss
+    python3 benchmarks/train_experiments.py --data .carry/ped2_128x128.npz \
+      --models unet_predictor unet_predictor:base_filters=32 --loss mse+gradient --strides 1 \
+      --max-seconds "${SECONDS_PER_MODEL:-200}" --out /tmp/runs/ped2 ;;
+  synthetic-unet)
+    python3 benchmarks/train_experiments.py --data synthetic \
+      --models unet_predictor:base_filters=32 --loss mse+gradient --strides 1 \
+      --max-seconds "${SECONDS_PER_MODEL:-90}" --out /tmp/runs/synthetic ;;
+  throughput-unet)
+    python3 benchmarks/throughput.py --models unet_predictor --device cuda --frames 4000 --seconds 5 ;;
+  explain-speed)
+    install_wheels .carry/whl
+    python3 benchmarks/explain_speed.py --device cuda ;;
+  batch)
+    install_wheels .carry/whl_ray
+    common="--device cuda --clips ${CLIPS:-16} --frames ${FRAMES:-1000} --cpus 16"
+    python3 benchmarks/batch_throughput.py $common --workers 1 4 --gpus-per-task 0.25 --threads 4
+    python3 benchmarks/batch_throughput.py $common --workers 8 --gpus-per-task 0.125 --threads 2 --no-maps ;;
+  *) echo "unknown step $step"; exit 2 ;;
 esac
-# Each checkpoint comes back as its own two files ($OUT takes at most 8 files of 16 MiB each).
+done
+# Each checkpoint comes back as its own files ($OUT takes at most 8 files of 16 MiB each); weights over
+# 15 MiB come in parts (cat NAME.safetensors.part* > NAME.safetensors).
 if [ "${COPY_EACH:-0}" = 1 ]; then
   for weights in $(find /tmp/runs -name '*.safetensors' ! -name '*.state.*'); do
     base=$(basename "$(dirname "$weights")")_$(basename "$weights" .safetensors)
-    cp "$weights" "$OUT/$base.safetensors"; cp "${weights%.safetensors}.json" "$OUT/$base.json"
+    cp "${weights%.safetensors}.json" "$OUT/$base.json"
+    if [ "$(stat -c %s "$weights")" -gt $((15 * 1024 * 1024)) ]; then
+      split -b 15M -d "$weights" "$OUT/$base.safetensors.part"
+    else
+      cp "$weights" "$OUT/$base.safetensors"
+    fi
   done
   exit 0
 fi

@@ -7,6 +7,8 @@ Checkpoints are written to ``--out``; the printed tables are what the README quo
     python benchmarks/train_experiments.py --data synthetic --models bcae1 cgru_ae seq2seq_cgru --out runs/syn
     python benchmarks/train_experiments.py --data .carry/ped2_128x128.npz --models bcae1 ssa_cae --svdd bcae1 \
         --max-seconds 90 --out $OUT/ped2
+    python benchmarks/train_experiments.py --data .carry/ped2_128x128.npz --models unet_predictor \
+        --loss mse+gradient --strides 1 --max-seconds 300 --out /tmp/runs/ped2
 """
 
 from __future__ import annotations
@@ -146,6 +148,9 @@ def train_and_evaluate(
             device=args.device,
             max_seconds=args.max_seconds,
             max_windows_per_epoch=args.max_windows,
+            loss=args.loss,
+            strides=tuple(int(v) for v in args.strides.split(",")),
+            learning_rate=args.lr,
         )
         result = train(config, bank, output=out / tag, metadata={"training": {"dataset": dataset.name}})
         print(
@@ -188,6 +193,9 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=120)
     parser.add_argument("--max-windows", type=int, default=6000)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--loss", default="mse", help="mse | compound | mse+gradient")
+    parser.add_argument("--strides", default="1,2,4,8,16", help="temporal stride augmentation")
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--svdd", nargs="*", default=[], help="models to also fine-tune with SVDD")
     parser.add_argument("--svdd-lr", type=float, default=5e-7)
     parser.add_argument("--svdd-epochs", type=int, default=10)

@@ -96,9 +96,10 @@ def write_scores(
     npz_path, csv_path = scores_paths(path)
 
     def write_npz(handle) -> None:
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
-        handle.write(buffer.getvalue())
+        # Uncompressed: float16 error maps are sensor-noise-like, zlib shrank them by ~14 % at 1/25
+        # of the speed (measured: ~450 vs ~12,000 frames/s at 128x128), which made writing the maps
+        # the bottleneck of GPU archive scoring.
+        np.savez(handle, **arrays)
 
     _atomic_write(npz_path, write_npz)
     if csv_too:

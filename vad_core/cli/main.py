@@ -552,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=300, help="maximum epochs (early stopping) [300]")
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--loss", choices=("mse", "compound"), default="mse")
+    train.add_argument("--loss", choices=("mse", "compound", "mse+gradient"), default="mse")
     train.add_argument("--strides", default="1,2,4,8,16", help="temporal stride augmentation [1,2,4,8,16]")
     train.add_argument("--window-step", type=int, default=1, help="frames between training windows [1]")
     train.add_argument("--max-windows", type=int, help="windows sampled per epoch (long footage)")

@@ -13,6 +13,7 @@ from vad_core.models import (  # noqa: F401  (imported for their @register side 
     softmax_attention,
     squeeze_excitation,
     stacked_frames_ae,
+    unet_predictor,
 )
 from vad_core.models.base import AnomalyModel, ModelConfig, TemporalSpec, count_parameters, example_input
 from vad_core.models.registry import build_model, model_entry, model_names, register

@@ -8,7 +8,7 @@ from typing import Any
 from vad_core.errors import ConfigError
 from vad_core.models.base import ModelConfig
 
-LOSSES = ("mse", "compound")
+LOSSES = ("mse", "compound", "mse+gradient")
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,9 @@ class TrainConfig:
     validation_fraction: float = 0.1
     strides: tuple[int, ...] = (1, 2, 4, 8, 16)  # thesis 4.9.1 temporal stride augmentation
     window_step: int = 1  # frames between the starts of consecutive training windows
-    loss: str = "mse"  # "compound" = 0.5 MSE + 0.5 (1 - SSIM), thesis eq. 3.10
+    # "compound" = 0.5 MSE + 0.5 (1 - SSIM), thesis eq. 3.10; "mse+gradient" = Liu et al. 2018's
+    # intensity + gradient loss for frame predictors
+    loss: str = "mse"
     compound_eta: float = 0.5
     max_windows_per_epoch: int | None = None  # subsample long footage each epoch
     max_seconds: float | None = None  # stop after the epoch that passes this wall-clock budget

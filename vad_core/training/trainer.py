@@ -74,9 +74,17 @@ def seed_everything(seed: int) -> None:
 
 
 def loss_function(config: TrainConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """MSE, or the compound SSIM loss of eq. 3.10 applied frame by frame."""
+    """MSE, MSE plus the gradient difference loss, or the compound SSIM loss of eq. 3.10 per frame."""
     if config.loss == "mse":
         return lambda output, target: F.mse_loss(output.float(), target.float())
+    if config.loss == "mse+gradient":
+        from vad_core.models.gradient_loss import gradient_difference_loss
+
+        def intensity_and_gradient(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            output, target = output.float(), target.float()
+            return F.mse_loss(output, target) + gradient_difference_loss(output, target)
+
+        return intensity_and_gradient
     from vad_core.models.ssim import CompoundLoss
 
     compound = CompoundLoss(eta=config.compound_eta)
