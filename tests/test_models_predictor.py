@@ -25,7 +25,7 @@ def test_predicts_one_frame_from_four_and_trains_one_step(small_unet):
     assert seeds.shape == (2, 4, 1, 32, 32) and future.shape == (2, 1, 1, 32, 32)
     prediction = small_unet(seeds)
     assert prediction.shape == future.shape
-    assert 0 <= prediction.min() and prediction.max() <= 1
+    assert prediction.min() >= 0 and prediction.max() <= 1
     loss = nn.functional.mse_loss(prediction, future) + gradient_difference_loss(prediction, future)
     loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in small_unet.parameters())

@@ -51,14 +51,20 @@ class UNetPredictor(AnomalyModel):
     """Predicts frame ``t`` ``(B, 1, C, H, W)`` from frames ``t-S .. t-1`` ``(B, S, C, H, W)``."""
 
     def __init__(
-        self, channels: int, size: tuple[int, int], seed_frames: int = 4, base_filters: int = 64, levels: int = 4
+        self,
+        channels: int,
+        size: tuple[int, int],
+        seed_frames: int = 4,
+        base_filters: int = 64,
+        levels: int = 4,
     ) -> None:
         super().__init__()
         if seed_frames < 1:
             raise ConfigError("model", f"seed_frames must be at least 1, found {seed_frames}")
         if not 2 <= levels <= 6 or base_filters < 1:
             raise ConfigError(
-                "model", f"unet_predictor needs 2..6 levels and base_filters >= 1, found {levels}, {base_filters}"
+                "model",
+                f"unet_predictor needs 2..6 levels and base_filters >= 1, found {levels}, {base_filters}",
             )
         self.spec = TemporalSpec("predict", seed_frames, 1)
         self.channels = channels
@@ -81,7 +87,9 @@ class UNetPredictor(AnomalyModel):
         expected = (self.spec.input_frames, self.channels)
         if inputs.dim() != 5 or tuple(inputs.shape[1:3]) != expected:
             found = tuple(inputs.shape)
-            raise ConfigError("model", f"expected clips (B, {expected[0]}, {expected[1]}, H, W), found {found}")
+            raise ConfigError(
+                "model", f"expected clips (B, {expected[0]}, {expected[1]}, H, W), found {found}"
+            )
         return inputs.flatten(1, 2)
 
     def _encode_levels(self, inputs: Tensor) -> list[Tensor]:
