@@ -7,6 +7,7 @@ Ray is started once for the whole session (``ray_address``, 2 CPUs); the tests t
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -247,14 +248,23 @@ def _done_rows(index_file: Path) -> int:
         return 0
 
 
-def test_killed_run_resumes_to_the_index_of_a_clean_run(
-    clean_run, ray_address, archive, checkpoint, tmp_path
-):
+def test_killed_run_resumes_to_the_index_of_a_clean_run(ray_address, archive, checkpoint, tmp_path):
     from vad_core.batch import run_batch
 
-    _, clean_results = clean_run
+    # More clips than the shared archive, so that the kill lands between two of them: with scores
+    # files written uncompressed, the six clips alone can all finish between two polls.
+    root = tmp_path / "archive"
+    shutil.copytree(archive, root)
+    for i in range(12):
+        write_frames(
+            make_test_clip(SHORT, 10 + i, "spatial").frames, root / "cam4" / f"clip{i:02d}", 10, video=True
+        )
+    good = 5 + 12
+    clean_results = tmp_path / "clean"
+    clean = run_batch(_config(root, checkpoint, clean_results))
+    assert (clean.done, clean.failed) == (good, 1)
     results = tmp_path / "killed"
-    command = [sys.executable, "-m", "vad_core", "batch", "score", str(archive), "--model", str(checkpoint)]
+    command = [sys.executable, "-m", "vad_core", "batch", "score", str(root), "--model", str(checkpoint)]
     command += ["--out", str(results), "--address", ray_address, "--workers", "1", "--cpus-per-worker", "1"]
     command += ["--chunk-frames", str(CHUNK_FRAMES), "--batch-size", str(BATCH), "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -265,14 +275,14 @@ def test_killed_run_resumes_to_the_index_of_a_clean_run(
     output = process.communicate()[0].decode(errors="replace")
     assert process.returncode == -signal.SIGKILL, output
     done_at_kill = _done_rows(results / "index.sqlite")
-    assert 1 <= done_at_kill < 5, output
-    resumed = run_batch(_config(archive, checkpoint, results))
-    assert resumed.done == 5 - done_at_kill and resumed.failed + resumed.skipped == 1 + done_at_kill
+    assert 1 <= done_at_kill < good, output
+    resumed = run_batch(_config(root, checkpoint, results))
+    assert resumed.done == good - done_at_kill and resumed.failed + resumed.skipped == 1 + done_at_kill
     with (
         ResultsIndex.open(results, readonly=True) as index,
-        ResultsIndex.open(clean_results, readonly=True) as clean,
+        ResultsIndex.open(clean_results, readonly=True) as clean_index,
     ):
-        assert comparable(index.rows()) == comparable(clean.rows())
+        assert comparable(index.rows()) == comparable(clean_index.rows())
         assert [run["status"] for run in index.runs()] == ["killed", "finished"]
 
 
@@ -293,3 +303,44 @@ def test_one_worker_scores_chunks_from_several_threads_like_one_at_a_time(archiv
     for a, b in zip(one_by_one, together, strict=True):
         assert b.error is None and np.array_equal(a.scores.errors, b.scores.errors)
     assert worker.probe([("x", str(archive / "cam3" / "broken.avi"), "video")])[0].error_kind == "source"
+
+
+def test_chunks_decoded_by_a_separate_task_score_exactly_like_chunks_the_worker_reads(archive, checkpoint):
+    """GPU runs decode on CPU tasks and hand the frames to the actor; the numbers must not change."""
+    from vad_core.batch.runner import ScoringWorker, _ChunkTask, decode_chunk
+
+    inference = InferenceConfig(batch_size=BATCH, device="cpu")
+    worker = ScoringWorker(str(checkpoint), inference, threads=1, fps=None)
+    size, channels = worker.preprocess.size, worker.preprocess.channels
+    for path, kind, frames in (
+        (archive / "cam2" / "long.avi", "video", 203),
+        (archive / "cam2" / "seq01", "frames", 48),
+    ):
+        for chunk in chunk_plan(frames, worker.model.spec, inference, 32):
+            task = _ChunkTask(path.name, str(path), kind, chunk)
+            decoded = decode_chunk(str(path), kind, chunk.read_start, chunk.read_stop, size, channels, None)
+            assert decoded.dtype == np.uint8 and decoded.shape == (chunk.read_stop - chunk.read_start, *size)
+            direct, handed = worker.score(task), worker.score_decoded(task, decoded)
+            assert handed.scores.chunk == chunk
+            assert np.array_equal(direct.scores.errors, handed.scores.errors)
+            assert np.array_equal(direct.scores.maps, handed.scores.maps)
+    broken = archive / "cam3" / "broken.avi"
+    failure = decode_chunk(str(broken), "video", 0, 8, size, channels, None)
+    outcome = worker.score_decoded(_ChunkTask("broken", str(broken), "video", chunk), failure)
+    assert outcome.scores is None and outcome.error_kind == "source" and "broken.avi" in outcome.error
+
+
+def test_run_with_decoding_tasks_gives_the_index_of_a_plain_run(
+    clean_run, ray_address, archive, checkpoint, tmp_path
+):
+    from vad_core.batch import run_batch
+
+    _, clean_results = clean_run
+    summary = run_batch(_config(archive, checkpoint, tmp_path / "decoded", workers=1, decoders=1))
+    assert (summary.done, summary.failed, summary.decoders) == (5, 1, 1)
+    assert "decoding for the workers" in summary.table()
+    with (
+        ResultsIndex.open(tmp_path / "decoded", readonly=True) as index,
+        ResultsIndex.open(clean_results, readonly=True) as clean,
+    ):
+        assert comparable(index.rows()) == comparable(clean.rows())

@@ -13,11 +13,15 @@ How the work flows::
         -> one index transaction per clip
     worker (Ray actor, one per GPU, or per ``cpus_per_worker`` CPUs): loads the checkpoint once from
         its path, opens clips, scores chunks (``chunking.score_chunk``) and returns errors and maps
+    decoders (Ray tasks, one CPU each; by default on GPU clusters): read and resize a chunk's frames
+        (``decode_chunk``); Ray hands them to the worker's ``score_decoded``, so a GPU actor only runs
+        the model while the other CPUs decode (measured on the H100: see docs/batch.md)
 
 * Each actor is created with ``num_gpus=gpus_per_task`` when the cluster has GPUs (it then scores
   on its GPU with bfloat16 autocast unless AMP is off) and ``num_cpus=cpus_per_worker``; its torch
   and OpenCV thread pools get as many threads as it has CPUs. A GPU actor runs ``threads``
-  chunks at once (threads decode and preprocess while the GPU computes); a CPU actor runs one.
+  chunks at once; a CPU actor runs one. With decoders, a GPU actor takes 1 CPU and the cluster's
+  other CPUs decode; without (``decoders=0``), the actor's own threads decode and preprocess.
 * An actor that dies is restarted by Ray up to ``max_restarts`` times and its pending calls are
   retried up to ``max_task_retries`` times; a chunk that still fails marks its clip failed
   (``error_kind="worker"``, retried by the next run). A clip whose file cannot be read is failed
@@ -86,7 +90,11 @@ class BatchConfig:
     retry_failed: bool = False
     max_restarts: int = 4  # our choice: Ray restarts a dead actor this often ...
     max_task_retries: int = 2  # ... and retries a call lost with it this often
-    writers: int | None = None  # driver threads compressing scores files [cores / 4, 2 to 8]
+    writers: int | None = None  # driver threads writing scores files [cores / 4, 2 to 8]
+    # CPU tasks decoding and resizing chunks for the actors, so that an actor (a GPU's) only runs the
+    # model: None = GPU actors on 1 CPU each and the cluster's other CPUs decoding; 0 = actors decode
+    # their own chunks (always so for CPU actors unless set)
+    decoders: int | None = None
     top_events: int = 5
     progress: bool = True  # tqdm bar on stderr
 
@@ -104,6 +112,7 @@ class BatchSummary:
     startup_s: float = 0.0  # of wall_s: discovering, hashing, starting Ray and the workers
     scoring_s: float = 0.0  # from the first worker up to the last clip indexed
     workers: int = 0
+    decoders: int = 0  # CPU tasks decoding for the workers at once
     nodes: int = 0  # Ray nodes the workers ran on
     device: str = ""
     interrupted: bool = False
@@ -139,6 +148,8 @@ class BatchSummary:
         if self.workers:
             on = f" on {self.nodes} Ray node{'s' if self.nodes != 1 else ''}" if self.nodes else ""
             lines.append(f"{'workers':<10} {self.workers:>7} x {self.device}{on}")
+        if self.decoders:
+            lines.append(f"{'decoders':<10} {self.decoders:>7} CPU tasks decoding for the workers")
         for clip, reason in self.failures:
             lines.append(f"  failed: {clip}: {reason}")
         if self.interrupted:
@@ -279,6 +290,55 @@ class ScoringWorker:
             message, error_kind = _describe_failure(error)
             return _ChunkOutcome(task.clip, None, time.perf_counter() - began, message, error_kind)
         return _ChunkOutcome(task.clip, scores, time.perf_counter() - began)
+
+    def score_decoded(self, task: _ChunkTask, frames: np.ndarray | tuple[str, str]) -> _ChunkOutcome:
+        """Score a chunk that ``decode_chunk`` read (or pass on why it could not)."""
+        from vad_core.sources import ArraySource
+
+        began = time.perf_counter()
+        if isinstance(frames, tuple):
+            return _ChunkOutcome(task.clip, None, 0.0, frames[0], frames[1])
+        try:
+            chunk, offset = task.chunk, task.chunk.read_start  # frames[0] is the chunk's first read frame
+            local = replace(
+                chunk,
+                read_start=0,
+                read_stop=len(frames),
+                score_start=chunk.score_start - offset,
+                score_stop=chunk.score_stop - offset,
+            )
+            source = ArraySource(frames, fps=self.fps or 25.0, name=task.clip)
+            scores = score_chunk(self.model, source, local, self.inference, self.preprocess)
+            scores.chunk = task.chunk
+        except Exception as error:  # noqa: BLE001
+            message, error_kind = _describe_failure(error)
+            return _ChunkOutcome(task.clip, None, time.perf_counter() - began, message, error_kind)
+        return _ChunkOutcome(task.clip, scores, time.perf_counter() - began)
+
+
+def decode_chunk(
+    path: str, kind: str, start: int, stop: int, size: tuple[int, int], channels: int, fps: float | None
+) -> np.ndarray | tuple[str, str]:
+    """Frames ``[start, stop)`` of a clip as uint8 at model size (what ``Preprocess`` makes of them
+    before scaling to [0, 1], so an actor scoring them gets bit-identical input), or ``(reason, kind)``.
+
+    Run as a Ray task on a CPU next to GPU actors (``BatchConfig.decoders``): decoding and resizing,
+    not the model, bound GPU archive scoring.
+    """
+    from vad_core.sources import FrameFolderSource, VideoFileSource
+    from vad_core.sources.image_files import convert_channels
+    from vad_core.sources.preprocess import resize_frame
+
+    try:
+        source = FrameFolderSource(path, fps=fps or 25.0) if kind == "frames" else VideoFileSource(path)
+        try:
+            frames = source.read(start, stop)
+        finally:
+            if hasattr(source, "close"):
+                source.close()
+        return np.stack([resize_frame(convert_channels(frame, channels), size) for frame in frames])
+    except Exception as error:  # noqa: BLE001 - returned, recorded against the clip by the driver
+        return _describe_failure(error)
 
 
 # ============================================================================================ driver
@@ -581,8 +641,18 @@ def _start_ray(config: BatchConfig) -> bool:
     return True
 
 
-def _plan_workers(config: BatchConfig, inference: InferenceConfig) -> tuple[int, float, float, int, str]:
-    """``(workers, cpus_per_worker, gpus_per_worker, concurrency, device)`` from the cluster's resources."""
+@dataclass(frozen=True)
+class _WorkerPlan:
+    workers: int
+    cpus_per_worker: float
+    gpus_per_worker: float
+    concurrency: int  # chunks one actor scores at once
+    device: str
+    decoders: int  # decode_chunk tasks in flight (0: actors decode their own chunks)
+
+
+def _plan_workers(config: BatchConfig, inference: InferenceConfig) -> _WorkerPlan:
+    """How many actors, on what, and how many decoding tasks, from the cluster's resources."""
     import ray
 
     resources = ray.cluster_resources()
@@ -596,20 +666,29 @@ def _plan_workers(config: BatchConfig, inference: InferenceConfig) -> tuple[int,
         )
     if gpus_per > 0:
         workers = config.workers or max(1, int(gpus // gpus_per))
-        cpus_per = config.cpus_per_worker or float(max(1, min(8, int(cpus // workers))))
-        concurrency = config.threads or max(1, int(cpus_per))
+        decoders = config.decoders if config.decoders is not None else int(cpus) - workers
+        if decoders > 0:  # the actors only run the model; the other CPUs decode for them
+            cpus_per = config.cpus_per_worker or 1.0
+            concurrency = config.threads or 2
+        else:
+            cpus_per = config.cpus_per_worker or float(max(1, min(8, int(cpus // workers))))
+            concurrency = config.threads or max(1, int(cpus_per))
         device = inference.device if inference.device != "auto" else "cuda"
     else:
+        decoders = config.decoders or 0
+        free = max(1.0, cpus - decoders)
         if config.cpus_per_worker:
             cpus_per = config.cpus_per_worker
         elif config.workers:
-            cpus_per = float(max(1, int(cpus // config.workers)))
+            cpus_per = float(max(1, int(free // config.workers)))
         else:
-            cpus_per = float(max(1, int(cpus // 8)))
-        workers = config.workers or max(1, int(cpus // cpus_per))
+            cpus_per = float(max(1, int(free // 8)))
+        workers = config.workers or max(1, int(free // cpus_per))
         concurrency = 1
         device = "cpu"
-    return workers, cpus_per, gpus_per, concurrency, device
+    # Decoding tasks need CPUs the actors do not hold, or they would wait forever.
+    decoders = max(0, min(decoders, int(cpus - workers * cpus_per)))
+    return _WorkerPlan(workers, cpus_per, gpus_per, concurrency, device, decoders)
 
 
 def run_batch(
@@ -656,21 +735,26 @@ def _score_on_ray(run: _Run, index: ResultsIndex, run_id: int, todo: list[_Clip]
 
     workers: list[_Worker] = []
     try:
-        count, cpus_per, gpus_per, concurrency, device = _plan_workers(config, run.inference)
-        inference = replace(run.inference, device=device)
+        plan = _plan_workers(config, run.inference)
+        inference = replace(run.inference, device=plan.device)
         actor_class = ray.remote(ScoringWorker).options(
-            num_cpus=cpus_per,
-            num_gpus=gpus_per,
+            num_cpus=plan.cpus_per_worker,
+            num_gpus=plan.gpus_per_worker,
             max_restarts=config.max_restarts,
             max_task_retries=config.max_task_retries,
-            max_concurrency=concurrency,
+            max_concurrency=plan.concurrency,
         )
-        threads = max(1, int(cpus_per)) if concurrency == 1 else 1
-        for _ in range(min(count, len(todo) * 4)):
+        threads = max(1, int(plan.cpus_per_worker)) if plan.concurrency == 1 else 1
+        count = min(plan.workers, len(todo) * 4)
+        # With decoders, a chunk is in flight from its decoding on, so each actor takes more of them.
+        capacity = plan.concurrency + 1 + math.ceil(plan.decoders / count)
+        for _ in range(count):
             handle = actor_class.remote(run.checkpoint_path, inference, threads, config.fps)
-            workers.append(_Worker(handle, capacity=concurrency + 1))
+            workers.append(_Worker(handle, capacity=capacity))
         run.summary.workers = len(workers)
-        _drive(run, index, run_id, todo, workers)
+        run.summary.decoders = plan.decoders
+        decode = ray.remote(num_cpus=1)(decode_chunk) if plan.decoders else None
+        _drive(run, index, run_id, todo, workers, decode)
     finally:
         if run.bar is not None:
             run.bar.close()
@@ -681,8 +765,14 @@ def _score_on_ray(run: _Run, index: ResultsIndex, run_id: int, todo: list[_Clip]
             ray.shutdown()
 
 
-def _drive(run: _Run, index: ResultsIndex, run_id: int, todo: list[_Clip], workers: list[_Worker]) -> None:
-    """The driver loop: feed workers from a bounded queue, collect results, write and index clips."""
+def _drive(
+    run: _Run, index: ResultsIndex, run_id: int, todo: list[_Clip], workers: list[_Worker], decode: Any = None
+) -> None:
+    """The driver loop: feed workers from a bounded queue, collect results, write and index clips.
+
+    With ``decode`` (the remote ``decode_chunk``), each chunk is decoded by a CPU task whose result
+    Ray hands to the actor's ``score_decoded`` as soon as it is ready.
+    """
     import ray
     from ray.exceptions import RayActorError, RayError
 
@@ -700,6 +790,7 @@ def _drive(run: _Run, index: ResultsIndex, run_id: int, todo: list[_Clip], worke
     writers = config.writers or max(2, min(8, (os.cpu_count() or 1) // 4))  # zlib releases the GIL
     writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="vad-batch-writer")
     unfinished = set(clips)
+    size, channels = run.checkpoint.preprocess.size, run.checkpoint.preprocess.channels
     ready_deadline = time.monotonic() + READY_TIMEOUT_S
     if config.progress:
         print(f"{len(todo)} clips to score; starting {len(workers)} workers ...", file=sys.stderr)
@@ -729,7 +820,21 @@ def _drive(run: _Run, index: ResultsIndex, run_id: int, todo: list[_Clip], worke
                         continue
                     clip.started_at = clip.started_at or time.time()
                     task = _ChunkTask(name, str(clip.ref.path), clip.ref.kind, clip.chunks[position])
-                    inflight[ref := worker.handle.score.remote(task)] = ("chunk", task, worker)
+                    if decode is None:
+                        ref = worker.handle.score.remote(task)
+                    else:
+                        chunk = task.chunk
+                        frames = decode.remote(
+                            task.path,
+                            task.kind,
+                            chunk.read_start,
+                            chunk.read_stop,
+                            size,
+                            channels,
+                            config.fps,
+                        )
+                        ref = worker.handle.score_decoded.remote(task, frames)
+                    inflight[ref] = ("chunk", task, worker)
                 else:
                     return
                 worker.inflight += 1
@@ -797,6 +902,11 @@ def _drive(run: _Run, index: ResultsIndex, run_id: int, todo: list[_Clip], worke
                         fail(clips[name], message, "worker")
                     worker.ready = False
                     pings[worker.handle.ready.remote()] = worker  # usable again once restarted
+                except RayError as error:  # e.g. a decoding task lost with its node, after Ray's retries
+                    value = None
+                    names = payload if kind == "probe" else [payload.clip]
+                    for name in names:
+                        fail(clips[name], f"lost on the cluster ({type(error).__name__})", "worker")
                 if value is not None:
                     (on_probe if kind == "probe" else on_chunk)(value)
             for future in [f for f in writes if f.done()]:

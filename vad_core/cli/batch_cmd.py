@@ -68,6 +68,11 @@ def register(subparsers) -> None:
     score.add_argument("--cpus-per-worker", type=float, help="CPUs (= torch threads) per worker")
     score.add_argument("--gpus-per-task", type=float, help="GPUs per worker [1 when the cluster has GPUs]")
     score.add_argument("--threads", type=int, help="chunks a GPU worker scores at once [its CPUs]")
+    score.add_argument(
+        "--decoders",
+        type=int,
+        help="CPU tasks decoding chunks for the workers [GPU: the CPUs the workers leave; CPU: 0]",
+    )
     score.add_argument("--fps", type=float, help="frame rate of frame folders [25]")
     score.add_argument(
         "--chunk-frames",
@@ -125,6 +130,7 @@ def cmd_batch_score(args: argparse.Namespace) -> int:
         cpus_per_worker=args.cpus_per_worker,
         gpus_per_task=args.gpus_per_task,
         threads=args.threads,
+        decoders=args.decoders,
         fps=args.fps,
         chunk_frames=args.chunk_frames,
         min_images=args.min_images,
