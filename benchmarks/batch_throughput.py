@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to measure")
     parser.add_argument("--gpus-per-task", type=float, help="GPUs per worker (cuda) [1]")
     parser.add_argument("--threads", type=int, help="chunks a GPU worker scores at once [its CPUs]")
-    parser.add_argument("--decoders", type=int, help="CPU tasks decoding for GPU workers [the free CPUs]")
+    parser.add_argument("--decoders", type=int, help="CPU tasks decoding for the workers [0]")
     parser.add_argument(
         "--cpus", type=int, default=os.cpu_count(), help="CPUs for Ray and the single process"
     )
@@ -173,7 +173,7 @@ def main() -> None:
                 cpus_per_worker=None if device.type == "cuda" else max(1, cpus // workers),
                 gpus_per_task=args.gpus_per_task if device.type == "cuda" else 0.0,
                 threads=args.threads,
-                decoders=args.decoders,
+                decoders=args.decoders or 0,
                 chunk_frames=args.chunk_frames,
                 writers=args.writers,
                 progress=False,

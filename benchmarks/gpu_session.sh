@@ -50,13 +50,12 @@ case "$step" in
   batch)
     install_wheels .carry/whl_ray
     common="--device cuda --clips ${CLIPS:-16} --frames ${FRAMES:-1000} --cpus 16"
-    # decoding on the CPUs the GPU workers leave (the default), 1 and 2 workers; then without maps
-    python3 benchmarks/batch_throughput.py $common --workers 1 2 --gpus-per-task 0.5
-    python3 benchmarks/batch_throughput.py $common --workers 1 --no-maps ;;
-  batch-self-decoding)  # the workers decode their own chunks (what the first H100 runs measured)
-    common="--device cuda --clips ${CLIPS:-16} --frames ${FRAMES:-1000} --cpus 16 --decoders 0"
     python3 benchmarks/batch_throughput.py $common --workers 1 4 --gpus-per-task 0.25 --threads 4
     python3 benchmarks/batch_throughput.py $common --workers 8 --gpus-per-task 0.125 --threads 2 --no-maps ;;
+  batch-decoders)  # CPU tasks decode for the GPU workers (1 CPU each); 1 and 2 workers, then without maps
+    common="--device cuda --clips ${CLIPS:-16} --frames ${FRAMES:-1000} --cpus 16"
+    python3 benchmarks/batch_throughput.py $common --workers 1 2 --gpus-per-task 0.5 --decoders 14
+    python3 benchmarks/batch_throughput.py $common --workers 1 --no-maps --decoders 15 ;;
   *) echo "unknown step $step"; exit 2 ;;
 esac
 done

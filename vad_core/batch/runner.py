@@ -13,9 +13,9 @@ How the work flows::
         -> one index transaction per clip
     worker (Ray actor, one per GPU, or per ``cpus_per_worker`` CPUs): loads the checkpoint once from
         its path, opens clips, scores chunks (``chunking.score_chunk``) and returns errors and maps
-    decoders (Ray tasks, one CPU each; by default on GPU clusters): read and resize a chunk's frames
-        (``decode_chunk``); Ray hands them to the worker's ``score_decoded``, so a GPU actor only runs
-        the model while the other CPUs decode (measured on the H100: see docs/batch.md)
+    decoders (optional Ray tasks, one CPU each): read and resize a chunk's frames (``decode_chunk``);
+        Ray hands them to the worker's ``score_decoded``, so a GPU actor only runs the model while
+        other CPUs decode
 
 * Each actor is created with ``num_gpus=gpus_per_task`` when the cluster has GPUs (it then scores
   on its GPU with bfloat16 autocast unless AMP is off) and ``num_cpus=cpus_per_worker``; its torch
@@ -91,10 +91,10 @@ class BatchConfig:
     max_restarts: int = 4  # our choice: Ray restarts a dead actor this often ...
     max_task_retries: int = 2  # ... and retries a call lost with it this often
     writers: int | None = None  # driver threads writing scores files [cores / 4, 2 to 8]
-    # CPU tasks decoding and resizing chunks for the actors, so that an actor (a GPU's) only runs the
-    # model: None = GPU actors on 1 CPU each and the cluster's other CPUs decoding; 0 = actors decode
-    # their own chunks (always so for CPU actors unless set)
-    decoders: int | None = None
+    # CPU tasks decoding and resizing chunks for the actors, so that a GPU actor only runs the model
+    # (it then takes 1 CPU); for footage whose decoding outweighs the model. 0: actors decode their
+    # own chunks. At 240x360 on the H100 it gained nothing (docs/batch.md), hence off by default.
+    decoders: int = 0
     top_events: int = 5
     progress: bool = True  # tqdm bar on stderr
 
@@ -666,7 +666,7 @@ def _plan_workers(config: BatchConfig, inference: InferenceConfig) -> _WorkerPla
         )
     if gpus_per > 0:
         workers = config.workers or max(1, int(gpus // gpus_per))
-        decoders = config.decoders if config.decoders is not None else int(cpus) - workers
+        decoders = config.decoders or 0
         if decoders > 0:  # the actors only run the model; the other CPUs decode for them
             cpus_per = config.cpus_per_worker or 1.0
             concurrency = config.threads or 2

@@ -71,7 +71,7 @@ def register(subparsers) -> None:
     score.add_argument(
         "--decoders",
         type=int,
-        help="CPU tasks decoding chunks for the workers [GPU: the CPUs the workers leave; CPU: 0]",
+        help="CPU tasks decoding chunks for the workers (high-resolution footage) [0: workers decode]",
     )
     score.add_argument("--fps", type=float, help="frame rate of frame folders [25]")
     score.add_argument(
