@@ -5,7 +5,7 @@ Run under a virtual X server so the real platform plugin paints (``offscreen`` w
     xvfb-run -s "-screen 0 1920x1080x24" python -m app._screenshot --model runs/models/demo_bcae1.safetensors
 
 For each ``--size`` it opens a fresh window of that size, loads the model, opens the built-in demo
-clip, waits for scoring, selects event ``--event`` (its peak frame is shown, with the overlay and
+clip (or ``--dataset ROOT --clip NAME``, a dataset's test clip with its labels), waits for scoring, selects event ``--event`` (its peak frame is shown, with the overlay and
 the input / reconstruction / error view) and saves ``docs/screenshots/review_WxH.png``. Settings
 and the score cache stay in a temporary folder.
 """
@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="docs/screenshots")
     parser.add_argument("--size", action="append", help="WxH (repeatable) [1280x800, 1920x1080]")
     parser.add_argument("--event", type=int, default=0, help="index of the event to select [0]")
+    parser.add_argument("--dataset", help="open a clip of this dataset (with its labels) instead of the demo")
+    parser.add_argument("--clip", help="the dataset's test clip to open, e.g. 04")
+    parser.add_argument("--name", default="review", help="file name prefix [review]")
     args = parser.parse_args(argv)
     os.environ["VAD_REVIEW_NO_USER_SETTINGS"] = "1"
     os.environ.setdefault("VAD_REVIEW_HOME", tempfile.mkdtemp(prefix="vad-review-shots-"))
@@ -63,11 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.model and not window.load_checkpoint(args.model):
             print(f"cannot load {args.model}", file=sys.stderr)
             return 1
-        window.open_demo()
+        if args.dataset:
+            if not window.open_dataset_path(args.dataset, args.clip):
+                return 1
+        else:
+            window.open_demo()
         if window.session.checkpoint is None:
             print("no model: pass --model or install the bundled demo model", file=sys.stderr)
             return 1
-        if not wait(app, lambda w=window: w.session.complete and w.score_worker is None):
+        if not wait(app, lambda w=window: w.session.complete and w.score_worker is None, 900):
             print("scoring did not finish", file=sys.stderr)
             return 1
         events = window.session.events
@@ -77,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             window.seek(events[index].peak_frame)
         wait(app, lambda w=window: w.recon_worker is None, 30)
         settle(app, 0.8)
-        path = out / f"review_{width}x{height}.png"
+        path = out / f"{args.name}_{width}x{height}.png"
         window.grab().save(str(path))
         print(f"{path}: {window.width()}x{window.height()}, {len(events)} events, frame {window.frame_index}")
         window.close()

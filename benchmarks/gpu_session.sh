@@ -40,7 +40,7 @@ case "$step" in
       --max-seconds "${SECONDS_PER_MODEL:-200}" --out /tmp/runs/ped2 ;;
   synthetic-unet)
     python3 benchmarks/train_experiments.py --data synthetic \
-      --models unet_predictor:base_filters=32 --loss mse+gradient --strides 1 \
+      --models unet_predictor:base_filters=32 unet_predictor:base_filters=16 --loss mse+gradient --strides 1 \
       --max-seconds "${SECONDS_PER_MODEL:-90}" --out /tmp/runs/synthetic ;;
   throughput-unet)
     python3 benchmarks/throughput.py --models unet_predictor --device cuda --frames 4000 --seconds 5 ;;

@@ -141,16 +141,18 @@ def train_and_evaluate(
     for text in args.models:
         name, options = parse_model(text)
         tag = name + "".join(f"_{k}{v}" for k, v in options.items())
-        config = TrainConfig(
+        chosen = {"loss": args.loss} if args.loss else {}
+        if args.strides:
+            chosen["strides"] = tuple(int(v) for v in args.strides.split(","))
+        config = TrainConfig.for_model(
             ModelConfig(name, 1, size, options),
             max_epochs=args.epochs,
             batch_size=args.batch_size,
             device=args.device,
             max_seconds=args.max_seconds,
             max_windows_per_epoch=args.max_windows,
-            loss=args.loss,
-            strides=tuple(int(v) for v in args.strides.split(",")),
             learning_rate=args.lr,
+            **chosen,
         )
         result = train(config, bank, output=out / tag, metadata={"training": {"dataset": dataset.name}})
         print(
@@ -193,8 +195,8 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=120)
     parser.add_argument("--max-windows", type=int, default=6000)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--loss", default="mse", help="mse | compound | mse+gradient")
-    parser.add_argument("--strides", default="1,2,4,8,16", help="temporal stride augmentation")
+    parser.add_argument("--loss", help="mse | compound | mse+gradient [the model's training default]")
+    parser.add_argument("--strides", help="temporal stride augmentation [the model's training default]")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--svdd", nargs="*", default=[], help="models to also fine-tune with SVDD")
     parser.add_argument("--svdd-lr", type=float, default=5e-7)

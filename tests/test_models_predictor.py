@@ -78,3 +78,11 @@ def test_training_config_offers_the_intensity_and_gradient_loss():
     assert criterion(prediction, target).item() == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="loss must be one of"):
         TrainConfig(ModelConfig("bcae1"), loss="gradient")
+
+
+def test_the_predictor_trains_with_its_own_defaults_unless_told_otherwise():
+    unet = ModelConfig("unet_predictor", 1, (32, 32))
+    assert (TrainConfig.for_model(unet).loss, TrainConfig.for_model(unet).strides) == ("mse+gradient", (1,))
+    assert TrainConfig.for_model(unet, strides=(1, 2)).strides == (1, 2)
+    thesis = TrainConfig.for_model(ModelConfig("bcae1"), max_epochs=5)
+    assert (thesis.loss, thesis.strides, thesis.max_epochs) == ("mse", (1, 2, 4, 8, 16), 5)

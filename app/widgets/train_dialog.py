@@ -214,8 +214,8 @@ class TrainDialog(QDialog):
 
         choice = self.selected_choice()
         frames = choice.frames if choice else 0
-        return TrainConfig(
-            model=ModelConfig(self.architecture.currentText(), self.channels, self.input_size()),
+        return TrainConfig.for_model(
+            ModelConfig(self.architecture.currentText(), self.channels, self.input_size()),
             max_epochs=self.epochs.value(),
             batch_size=self.batch.value(),
             device=self.device,

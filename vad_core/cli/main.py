@@ -271,19 +271,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         key, _, value = item.partition("=")
         options[key] = parse_option_value(value)
     model_config = ModelConfig(args.model, args.channels, _size(args.size), options)
-    config = TrainConfig(
-        model=model_config,
+    chosen = {}  # given on the command line: they override the model's registered training defaults
+    if args.loss is not None:
+        chosen["loss"] = args.loss
+    if args.strides is not None:
+        chosen["strides"] = tuple(int(s) for s in args.strides.split(","))
+    config = TrainConfig.for_model(
+        model_config,
         max_epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,
-        loss=args.loss,
         seed=args.seed,
         device=args.device,
         amp=not args.no_amp,
-        strides=tuple(int(s) for s in args.strides.split(",")),
         window_step=args.window_step,
         max_windows_per_epoch=args.max_windows,
         validation_fraction=args.validation,
+        **chosen,
     )
     sources, dataset_name = _training_sources(args.data, args.still)
     total = sum(len(s) for s in sources)
@@ -552,8 +556,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=300, help="maximum epochs (early stopping) [300]")
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--loss", choices=("mse", "compound", "mse+gradient"), default="mse")
-    train.add_argument("--strides", default="1,2,4,8,16", help="temporal stride augmentation [1,2,4,8,16]")
+    train.add_argument(
+        "--loss",
+        choices=("mse", "compound", "mse+gradient"),
+        help="training loss [mse; unet_predictor: mse+gradient]",
+    )
+    train.add_argument("--strides", help="temporal stride augmentation [1,2,4,8,16; unet_predictor: 1]")
     train.add_argument("--window-step", type=int, default=1, help="frames between training windows [1]")
     train.add_argument("--max-windows", type=int, help="windows sampled per epoch (long footage)")
     train.add_argument("--validation", type=float, default=0.1, help="validation fraction [0.1]")

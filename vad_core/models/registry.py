@@ -32,19 +32,26 @@ class ModelEntry:
     family: str
     summary: str
     defaults: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields this model trains best with
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register(name: str, family: str, summary: str, **defaults: Any) -> Callable[[Builder], Builder]:
-    """Decorator registering ``builder`` under ``name`` (lower-case, unique)."""
+def register(
+    name: str, family: str, summary: str, training: dict[str, Any] | None = None, **defaults: Any
+) -> Callable[[Builder], Builder]:
+    """Decorator registering ``builder`` under ``name`` (lower-case, unique).
+
+    ``defaults`` are the builder's default options; ``training`` holds ``TrainConfig`` fields that
+    differ from the thesis recipe for this model (``TrainConfig.for_model`` applies them).
+    """
 
     def decorate(builder: Builder) -> Builder:
         key = name.lower()
         if key in _REGISTRY:
             raise ConfigError("registry", f"model name {name!r} registered twice")
-        _REGISTRY[key] = ModelEntry(key, builder, family, summary, dict(defaults))
+        _REGISTRY[key] = ModelEntry(key, builder, family, summary, dict(defaults), dict(training or {}))
         return builder
 
     return decorate

@@ -11,9 +11,10 @@ the prediction sharp, which the bottleneck of the recurrent Seq2Seq models does 
 convolution and a sigmoid give the predicted frame.
 
 Liu et al. also train with adversarial and optical-flow losses; we keep their intensity and
-gradient terms (``TrainConfig(loss="mse+gradient")``), which need no flow network or weights, and
-no adversary. Train on consecutive frames (``strides=(1,)``): stride augmentation teaches the
-predictor fast motion, which is what it should find surprising.
+gradient terms (``loss="mse+gradient"``), which need no flow network or weights, and no adversary,
+and train on consecutive frames (``strides=(1,)``): stride augmentation would teach the predictor
+fast motion, which is what it should find surprising. Both are registered as this model's training
+defaults, which ``TrainConfig.for_model`` (the CLI, the GUI) applies.
 
 Example::
 
@@ -119,6 +120,7 @@ class UNetPredictor(AnomalyModel):
     "unet_predictor",
     family="frame predictor",
     summary="U-Net future-frame predictor: 4 frames predict the next (Liu et al. 2018)",
+    training={"loss": "mse+gradient", "strides": (1,)},
     **UNET_DEFAULTS,
 )
 def build_unet_predictor(

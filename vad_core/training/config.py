@@ -53,6 +53,13 @@ class TrainConfig:
         if self.window_step < 1:
             raise ConfigError("training", f"window_step must be >= 1, found {self.window_step}")
 
+    @classmethod
+    def for_model(cls, model: ModelConfig, **settings: Any) -> TrainConfig:
+        """The thesis recipe, with the model's registered training defaults, then ``settings``, on top."""
+        from vad_core.models.registry import model_entry
+
+        return cls(model=model, **{**model_entry(model.name).training, **settings})
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["model"] = self.model.to_dict()
