@@ -16,8 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHIPPED = (
     "models/demo_bcae1.safetensors",
     "models/demo_bcae1.json",
-    "models/demo_stacked_ae.safetensors",
-    "models/demo_stacked_ae.json",
+    "models/demo_unet_predictor.safetensors",
+    "models/demo_unet_predictor.json",
     "icons/vad-review.svg",
     "icons/vad-review-16.png",
     "icons/vad-review-256.png",

@@ -29,7 +29,7 @@ def resource_path(*parts: str) -> Path:
 #: Bundled demo models (trained by ``packaging/train_demo_models.sh`` on the synthetic benchmark).
 DEMO_MODELS = {
     "frame": "models/demo_bcae1",
-    "temporal": "models/demo_stacked_ae",
+    "temporal": "models/demo_unet_predictor",
 }
 
 
