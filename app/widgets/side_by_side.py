@@ -1,8 +1,8 @@
 """Side-by-side view: what the model saw, what it made of it, and the per-pixel error between them.
 
 Three linked image panes at the model's resolution: input, reconstruction (or prediction) and
-the error map in the heatmap's colour map and scale. Stacked vertically by default so it fits a
-narrow dock; ``orientation="horizontal"`` puts them in a row.
+the error map in the heatmap's colour map and scale. In a column in a tall dock, in a row in a
+wide one (``orientation="auto"``), or fixed with ``"vertical"`` / ``"horizontal"``.
 
 Example::
 
@@ -25,10 +25,18 @@ PANES = ("input", "reconstruction", "error")
 
 
 class SideBySideView(pg.GraphicsLayoutWidget):
-    """Input / reconstruction / error panes with captions."""
+    """Input / reconstruction / error panes with captions.
 
-    def __init__(self, orientation: str = "vertical", parent=None) -> None:
+    ``orientation="auto"`` (the default) stacks the panes vertically in a tall dock and puts them
+    in a row in a wide one, whichever gives each pane more pixels, re-deciding as the dock resizes.
+    """
+
+    CAPTION_PX = 18  # height of a pane's caption, for choosing the orientation
+
+    def __init__(self, orientation: str = "auto", parent=None) -> None:
         super().__init__(parent)
+        if orientation not in ("auto", "vertical", "horizontal"):
+            raise ValueError(f"orientation must be auto, vertical or horizontal, found {orientation!r}")
         self.setBackground(PLOT_BACKGROUND)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumWidth(160)
@@ -38,16 +46,9 @@ class SideBySideView(pg.GraphicsLayoutWidget):
         self.items: dict[str, pg.ImageItem] = {}
         self.titles: dict[str, pg.LabelItem] = {}
         first: pg.ViewBox | None = None
-        for i, name in enumerate(PANES):
-            row, col = (2 * i, 0) if orientation == "vertical" else (0, i)
-            title = self.addLabel(name, row=row, col=col, size="9pt", color="#cccccc")
-            view = self.addViewBox(
-                row=row + 1 if orientation == "vertical" else 1,
-                col=col,
-                lockAspect=True,
-                invertY=True,
-                enableMenu=False,
-            )
+        for name in PANES:
+            title = pg.LabelItem(name, size="9pt", color="#cccccc")
+            view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
             view.setDefaultPadding(0.0)
             item = pg.ImageItem(axisOrder="row-major")
             view.addItem(item)
@@ -61,6 +62,37 @@ class SideBySideView(pg.GraphicsLayoutWidget):
         self._shape: tuple[int, int] | None = None
         self.message = pg.TextItem("", color="#aaaaaa", anchor=(0.5, 0.5))
         self.views["reconstruction"].addItem(self.message)
+        self._auto = orientation == "auto"
+        self.orientation = ""
+        self._arrange("vertical" if self._auto else orientation)
+
+    def _arrange(self, orientation: str) -> None:
+        """Lay the panes out in a column (``"vertical"``) or a row (``"horizontal"``)."""
+        if orientation == self.orientation:
+            return
+        for name in PANES:
+            for part in (self.titles[name], self.views[name]):
+                if part in self.ci.items:
+                    self.ci.removeItem(part)
+        for i, name in enumerate(PANES):
+            if orientation == "vertical":
+                self.ci.addItem(self.titles[name], row=2 * i, col=0)
+                self.ci.addItem(self.views[name], row=2 * i + 1, col=0)
+            else:
+                self.ci.addItem(self.titles[name], row=0, col=i)
+                self.ci.addItem(self.views[name], row=1, col=i)
+        self.orientation = orientation
+
+    def better_orientation(self, width: int, height: int) -> str:
+        """The orientation giving square panes the larger side in a ``width x height`` widget."""
+        in_column = min(width, (height - 3 * self.CAPTION_PX) / 3)
+        in_row = min(width / 3, height - self.CAPTION_PX)
+        return "horizontal" if in_row > in_column else "vertical"
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if getattr(self, "_auto", False):  # Qt resizes once inside __init__, before the panes exist
+            self._arrange(self.better_orientation(self.width(), self.height()))
 
     def set_colormap(self, name: str) -> None:
         self.items["error"].setLookupTable(opaque_lut(name))

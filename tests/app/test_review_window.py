@@ -430,3 +430,25 @@ def test_later_panels_plug_in_as_a_timeline_band_and_a_right_dock(qtbot, window,
     assert window.timeline.band("labels").intervals == [(3, 9)]
     assert window.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
     qtbot.waitUntil(lambda: dock in window.tabifiedDockWidgets(window.side_dock), timeout=2000)
+
+
+def test_side_by_side_panes_follow_the_dock_shape(qtbot):
+    from app.widgets.side_by_side import SideBySideView
+
+    view = SideBySideView()
+    qtbot.addWidget(view)
+    view.resize(300, 700)
+    view.show()
+    qtbot.waitUntil(lambda: view.orientation == "vertical")
+    view.resize(600, 240)
+    qtbot.waitUntil(lambda: view.orientation == "horizontal")
+    assert all(view.ci.items.get(view.views[name]) for name in ("input", "reconstruction", "error"))
+    view.resize(300, 700)
+    qtbot.waitUntil(lambda: view.orientation == "vertical")
+    assert view.better_orientation(300, 250) == "horizontal"  # the 1280x800 dock: 96 px panes, not 65
+    fixed = SideBySideView(orientation="vertical")
+    qtbot.addWidget(fixed)
+    fixed.resize(600, 240)
+    fixed.show()
+    qtbot.wait(50)
+    assert fixed.orientation == "vertical"
