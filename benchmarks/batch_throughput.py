@@ -7,6 +7,8 @@ same clips three ways, each writing the same ``.npz`` / ``.csv`` scores files:
   ``write_scores``), in one process with the model loaded once (the strongest single-process case);
 * ``run_batch`` on a local Ray, for each ``--workers`` count (CPU: the cores split between workers;
   CUDA: one actor per GPU, or ``--gpus-per-task 0.25`` for four per GPU);
+* decoding and resizing alone (``--cpus`` processes, no model): the most frames/s any scoring of
+  this footage can reach on these CPUs;
 * with ``--device cuda``, also the model alone (``benchmarks/throughput.py``'s ``model_only``: a
   resident random batch, forward + error map) to see how close the batch run gets to the GPU.
 
@@ -79,6 +81,41 @@ def single_process(
         meta = {"name": source.name, "source": str(path), "fps": source.fps, "model": loaded.display_name}
         write_scores(out / f"{i:03d}_{path.stem}", result.errors, maps=result.maps, meta=meta)
         frames += len(source)
+    return frames, time.perf_counter() - began
+
+
+def _decode_part(path: str, start: int, stop: int, size: tuple[int, int]) -> int:
+    import cv2
+
+    from vad_core.sources import Preprocess
+
+    cv2.setNumThreads(1)
+    source = open_source(path)
+    preprocess = Preprocess(size, 1)
+    step = 256
+    for first in range(start, stop, step):
+        preprocess.to_uint8(source.read(first, min(stop, first + step)))
+    getattr(source, "close", lambda: None)()
+    return stop - start
+
+
+def decode_only(
+    paths: list[Path], size: tuple[int, int], processes: int, part: int = 500
+) -> tuple[int, float]:
+    """Frames and seconds of decoding and resizing every clip (uint8 at model size) in ``processes``
+    processes, each reading parts of ``part`` frames: the CPU ceiling of any scoring of the footage."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = []
+    for path in paths:
+        length = len(open_source(path))
+        jobs += [(str(path), first, min(length, first + part), size) for first in range(0, length, part)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        list(pool.map(_decode_part, *zip(*jobs[:processes], strict=True)))  # start processes, import cv2
+        began = time.perf_counter()
+        frames = sum(pool.map(_decode_part, *zip(*jobs, strict=True)))
     return frames, time.perf_counter() - began
 
 
@@ -155,6 +192,9 @@ def main() -> None:
             flush=True,
         )
         rows: list[tuple[str, str, float, float]] = []
+        frames, seconds = decode_only(paths, loaded.config.size, cpus)
+        decode_rate = frames / seconds
+        print(f"  decode + resize only, {cpus} processes: {decode_rate:.0f} frames/s", flush=True)
         frames, seconds = single_process(paths, checkpoint, inference, work / "single")
         rows.append(("single process (vad score)", f"1 x {cpus} threads", frames / seconds, frames / seconds))
         print(
@@ -195,7 +235,10 @@ def main() -> None:
             alone = model_only_throughput(checkpoint, device, args.batch, amp, args.seconds)
             best = max(steady for name, _, steady, _ in rows if name == "ray batch")
             print(f"{'model only (zoo benchmark)':<28} {'1 GPU':<34} {alone:>16,.0f}")
+            print(f"{'decode + resize only':<28} {f'{cpus} processes, no model':<34} {decode_rate:>16,.0f}")
             print(f"best ray batch / model only = {best / alone:.0%} (target >= 80%)")
+            ceiling = min(alone, decode_rate)
+            print(f"best ray batch / min(model only, decode only) = {best / ceiling:.0%}")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -56,6 +56,14 @@ case "$step" in
     common="--device cuda --clips ${CLIPS:-16} --frames ${FRAMES:-1000} --cpus 16"
     python3 benchmarks/batch_throughput.py $common --workers 1 2 --gpus-per-task 0.5 --decoders 14
     python3 benchmarks/batch_throughput.py $common --workers 1 --no-maps --decoders 15 ;;
+  check-device-path)  # scores of the device-side path (reduction on the GPU, read-ahead) against the host path
+    python3 benchmarks/device_path_check.py ;;
+  batch-resident)  # BCAE1 (decoding-bound) and the 64-filter U-Net (GPU-bound), with the decode-only ceiling
+    install_wheels .carry/whl_ray
+    common="--device cuda --clips ${CLIPS:-16} --frames ${FRAMES:-1000} --cpus 16"
+    python3 benchmarks/batch_throughput.py $common --workers 1 --threads 8
+    python3 benchmarks/batch_throughput.py $common --workers 4 8 --gpus-per-task 0.125 --threads 2
+    python3 benchmarks/batch_throughput.py $common --model unet_predictor --workers 1 2 --gpus-per-task 0.5 --threads 4 ;;
   *) echo "unknown step $step"; exit 2 ;;
 esac
 done

@@ -118,3 +118,40 @@ def test_reconstruct_frame_matches_the_scored_map() -> None:
     view = reconstruct_frame(model, source, 9, InferenceConfig(device="cpu"))
     np.testing.assert_allclose(view.error, result.maps[9].astype(np.float32), rtol=1e-2, atol=1e-6)
     np.testing.assert_allclose(view.output, view.input * 0.5, atol=1e-6)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_device_side_scoring_and_read_ahead_give_the_cpu_path_scores(spec, monkeypatch) -> None:
+    """The accelerator path (reduction on the device, next batch read in a thread) run on the CPU."""
+    import vad_core.inference as inference
+
+    frames = np.random.default_rng(3).integers(0, 256, (37, 40, 48), dtype=np.uint8)
+    source = ArraySource(frames, fps=10, name="noise")
+    model = ShiftPredictor() if spec == TemporalSpec("predict", 2, 3) else Identity(spec)
+    config = InferenceConfig(batch_size=5, device="cpu", reduction="patch_max", patch=7)
+    plain = score_all(model, source, config)
+    monkeypatch.setattr(inference, "_scores_on_device", lambda device: True)
+    device_side = score_all(model, source, config)
+    np.testing.assert_allclose(device_side.errors, plain.errors, rtol=1e-6)
+    np.testing.assert_array_equal(device_side.maps, plain.maps)
+
+
+def test_read_ahead_serves_batches_in_order_and_rereads_after_a_batch_size_change() -> None:
+    from vad_core.inference import _FrameReader, _Prefetcher, _read_batch
+    from vad_core.sources import Preprocess
+
+    frames = np.random.default_rng(4).integers(0, 256, (30, 24, 24), dtype=np.uint8)
+    windows = plan_windows(30, TemporalSpec("predict", 4, 1))
+    preprocess = Preprocess((16, 16), 1)
+    prefetcher = _Prefetcher(_FrameReader(ArraySource(frames), preprocess), windows, enabled=True)
+    direct = _FrameReader(ArraySource(frames), preprocess)
+    try:
+        for position, size in [(0, 8), (8, 8), (16, 4), (20, 4), (24, 4)]:  # 8 -> 4: "out of memory"
+            batch = prefetcher.get(position, size)
+            prefetcher.ask(position + len(batch.windows), 8)
+            expected = _read_batch(direct, windows, position, size)
+            np.testing.assert_array_equal(batch.frames, expected.frames)
+            np.testing.assert_array_equal(batch.clip_index, expected.clip_index)
+            assert [w.frames for w in batch.windows] == [w.frames for w in expected.windows]
+    finally:
+        prefetcher.close()

@@ -70,6 +70,20 @@ def test_patch_larger_than_the_frame_equals_the_mean() -> None:
     )
 
 
+@pytest.mark.parametrize("how", ["mean", "l2", "patch_max"])
+@pytest.mark.parametrize("shape", [(3, 32, 32), (2, 23, 41), (1, 5, 3)])
+def test_reduction_on_a_torch_tensor_equals_the_numpy_reduction(how: str, shape: tuple) -> None:
+    import torch
+
+    from vad_core.scoring.frame_error import reduce_error_maps_torch
+
+    maps = np.random.default_rng(5).random(shape, dtype=np.float32) ** 3
+    expected = reduce_error_maps(maps, how=how, patch=8)
+    found = reduce_error_maps_torch(torch.from_numpy(maps), how=how, patch=8)
+    assert found.dtype == torch.float64
+    np.testing.assert_allclose(found.numpy(), expected, rtol=1e-12)
+
+
 def test_unknown_reduction_lists_the_choices() -> None:
     with pytest.raises(ConfigError, match="mean, l2, patch_max"):
         reduce_error_maps(np.zeros((1, 4, 4)), how="median")

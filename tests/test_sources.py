@@ -280,3 +280,18 @@ def test_array_source_rejects_bad_arrays() -> None:
     source = ArraySource(np.arange(3 * 4 * 4, dtype=np.uint8).reshape(3, 4, 4))
     np.testing.assert_array_equal(source.read(1, 10), source.read(1, 3))
     assert source.read(2, 1).shape == (0, 4, 4)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_uint8_preprocessing_scaled_on_a_device_equals_float_preprocessing(channels: int) -> None:
+    from vad_core.sources import Preprocess
+    from vad_core.sources.preprocess import UNIT_SCALE, prepare_frames
+
+    frames = np.random.default_rng(6).integers(0, 256, (4, 60, 90, 3), dtype=np.uint8)
+    preprocess = Preprocess((32, 48), channels)
+    small = preprocess.to_uint8(frames)
+    assert small.dtype == np.uint8 and small.shape == (4, channels, 32, 48)
+    np.testing.assert_array_equal(UNIT_SCALE[small], preprocess(frames))
+    np.testing.assert_array_equal(UNIT_SCALE, np.arange(256, dtype=np.float32) * np.float32(1 / 255))
+    as_float = prepare_frames(frames.astype(np.float32), (32, 48), channels)  # 0..255 floats
+    np.testing.assert_allclose(as_float, preprocess(frames), atol=1 / 255 + 1e-6)

@@ -22,6 +22,7 @@ import functools
 import inspect
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -33,7 +34,7 @@ from vad_core.errors import ConfigError
 from vad_core.inference_config import PREDICTION_MODES, InferenceConfig
 from vad_core.models.base import AnomalyModel, TemporalSpec
 from vad_core.sources.base import FrameSource
-from vad_core.sources.preprocess import Preprocess
+from vad_core.sources.preprocess import UNIT_SCALE, Preprocess
 
 
 @dataclass(frozen=True)
@@ -172,13 +173,14 @@ def _autocast(device: torch.device, amp: bool):
 
 
 class _FrameReader:
-    """Reads and preprocesses source frames, remembering the last block to serve overlapping windows."""
+    """Reads and resizes source frames (uint8 at model size), remembering the last block to serve
+    overlapping windows."""
 
     def __init__(self, source: FrameSource, preprocess: Preprocess) -> None:
         self.source = source
         self.preprocess = preprocess
         self._start = 0
-        self._block = np.zeros((0,), np.float32)
+        self._block = np.zeros((0,), np.uint8)
 
     def frames(self, indices: list[int]) -> np.ndarray:
         low, high = min(indices), max(indices) + 1
@@ -187,13 +189,68 @@ class _FrameReader:
             keep_from = max(low, have_low)
             if have_low <= low < have_high:  # reuse the overlapping tail of the previous block
                 tail = self._block[keep_from - have_low :]
-                fresh = self.preprocess(self.source.read(have_high, high))
+                fresh = self.preprocess.to_uint8(self.source.read(have_high, high))
                 self._block = np.concatenate([tail, fresh]) if len(fresh) else tail
                 self._start = keep_from
             else:
-                self._block = self.preprocess(self.source.read(low, high))
+                self._block = self.preprocess.to_uint8(self.source.read(low, high))
                 self._start = low
         return self._block[np.asarray(indices) - self._start]
+
+
+@dataclass
+class _Batch:
+    """The windows of one model call and the frames they read, uint8 at model size."""
+
+    position: int
+    windows: list[Window]
+    frames: np.ndarray  # (F, C, h, w) uint8, the distinct frames of the windows in frame order
+    clip_index: np.ndarray  # (B, L): row in ``frames`` of each window's frames
+
+
+def _read_batch(reader: _FrameReader, windows: list[Window], position: int, size: int) -> _Batch:
+    batch = windows[position : position + size]
+    frame_ids = sorted({i for window in batch for i in window.frames})
+    lookup = {frame: row for row, frame in enumerate(frame_ids)}
+    clip_index = np.array([[lookup[i] for i in window.frames] for window in batch], np.int64)
+    return _Batch(position, batch, reader.frames(frame_ids), clip_index)
+
+
+class _Prefetcher:
+    """Reads the next batch in a background thread while the device computes the current one
+    (decoding and resizing release the GIL). Batches are asked for strictly in order."""
+
+    def __init__(self, reader: _FrameReader, windows: list[Window], enabled: bool) -> None:
+        self.reader = reader
+        self.windows = windows
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="vad-read") if enabled else None
+        self._pending: tuple[tuple[int, int], Future] | None = None
+
+    def get(self, position: int, size: int) -> _Batch:
+        if self._pending is not None:
+            key, future = self._pending
+            self._pending = None
+            batch = future.result()  # also: the reader is never used by two threads at once
+            if key == (position, size):
+                return batch
+        return _read_batch(self.reader, self.windows, position, size)
+
+    def ask(self, position: int, size: int) -> None:
+        if self._pool is not None and self._pending is None and position < len(self.windows):
+            future = self._pool.submit(_read_batch, self.reader, self.windows, position, size)
+            self._pending = ((position, size), future)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            if self._pending is not None:
+                self._pending[1].cancel()
+            self._pool.shutdown(wait=True)
+
+
+def _scores_on_device(device: torch.device) -> bool:
+    """Whether to reduce maps on the device and read ahead in a thread: on accelerators (on the CPU
+    the reduction is numpy's, and a reading thread would compete with torch's)."""
+    return device.type != "cpu"
 
 
 def score_source(
@@ -203,8 +260,13 @@ def score_source(
     preprocess: Preprocess | None = None,
     on_notice: Callable[[str], None] | None = None,
 ) -> Iterator[ScoredChunk]:
-    """Yield ``ScoredChunk``s covering every frame of ``source`` in order (see module docstring)."""
-    from vad_core.scoring.frame_error import reduce_error_maps
+    """Yield ``ScoredChunk``s covering every frame of ``source`` in order (see module docstring).
+
+    Frames travel to the device as uint8 at model size, once per batch however many windows read
+    them; on CUDA the error maps are reduced on the device and the next batch is decoded while the
+    device computes, so only per-frame errors and float16 maps come back.
+    """
+    from vad_core.scoring.frame_error import reduce_error_maps, reduce_error_maps_torch
 
     config = config or InferenceConfig()
     if preprocess is None:
@@ -215,55 +277,63 @@ def score_source(
     model = prepare_for_inference(model, device)
     spec = model.spec
     windows = plan_windows(len(source), spec, config.prediction)
-    reader = _FrameReader(source, preprocess)
+    on_gpu = _scores_on_device(device)
+    prefetcher = _Prefetcher(_FrameReader(source, preprocess), windows, enabled=on_gpu)
+    unit_scale = torch.from_numpy(UNIT_SCALE).to(device)
     batch_size = config.batch_size
     position = 0
     pending_prefix = spec.mode == "predict"
     total = len(source)
-    while position < len(windows):
-        batch = windows[position : position + batch_size]
-        frame_ids = sorted({i for window in batch for i in window.frames})
-        lookup = {frame: row for row, frame in enumerate(frame_ids)}
-        frames = reader.frames(frame_ids)
-        clips = np.stack([frames[[lookup[i] for i in window.frames]] for window in batch])
-        try:
-            with torch.inference_mode(), _autocast(device, config.amp):
-                clip_tensor = torch.from_numpy(clips).to(device, non_blocking=True)
-                inputs, target = model.split(clip_tensor)
-                if inputs.dim() == 4 and _prefers_channels_last(model):
-                    inputs = inputs.contiguous(memory_format=torch.channels_last)
-                output, target = _predict(model, inputs, target, config.prediction)
-                maps = pixel_errors(output, target, config.error)
-            maps_np = maps.float().cpu().numpy()
-        except Exception as error:  # noqa: BLE001 - only OOM is handled, the rest re-raised
-            if not is_out_of_memory(error) or batch_size == 1:
-                raise
-            free_cached_memory(device)
-            batch_size = max(1, batch_size // 2)
-            notice = f"out of {device.type.upper()} memory: batch size halved to {batch_size}"
-            if on_notice:
-                on_notice(notice)
-            continue
-        if maps_np.ndim == 3:  # frame models: (B, H, W) -> (B, 1, H, W)
-            maps_np = maps_np[:, None]
-        chunk_maps = [maps_np[b, out_pos] for b, window in enumerate(batch) for out_pos, _ in window.targets]
-        chunk_frames = [frame for window in batch for _, frame in window.targets]
-        stacked = np.stack(chunk_maps).astype(np.float32)
-        errors = reduce_error_maps(stacked, how=config.reduction, patch=config.patch).astype(np.float32)
-        start = chunk_frames[0]
-        if pending_prefix and start > 0:  # predictors: the first S frames copy the first prediction
-            prefix = start
-            errors = np.concatenate([np.repeat(errors[:1], prefix), errors])
-            stacked = np.concatenate([np.repeat(stacked[:1], prefix, axis=0), stacked])
-            start = 0
-        pending_prefix = False
-        position += len(batch)
-        yield ScoredChunk(
-            start=start,
-            errors=errors,
-            maps=stacked.astype(np.float16) if config.keep_maps else None,
-            total=total,
-        )
+    try:
+        while position < len(windows):
+            batch = prefetcher.get(position, batch_size)
+            prefetcher.ask(position + len(batch.windows), batch_size)
+            out_rows = [b for b, window in enumerate(batch.windows) for _ in window.targets]
+            out_positions = [pos for window in batch.windows for pos, _ in window.targets]
+            chunk_frames = [frame for window in batch.windows for _, frame in window.targets]
+            try:
+                with torch.inference_mode(), _autocast(device, config.amp):
+                    frames = torch.from_numpy(batch.frames).to(device, non_blocking=True)
+                    clip_index = torch.from_numpy(batch.clip_index).to(device, non_blocking=True)
+                    clip_tensor = unit_scale[frames.long()][clip_index]  # (B, L, C, h, w) float32
+                    inputs, target = model.split(clip_tensor)
+                    if inputs.dim() == 4 and _prefers_channels_last(model):
+                        inputs = inputs.contiguous(memory_format=torch.channels_last)
+                    output, target = _predict(model, inputs, target, config.prediction)
+                    maps = pixel_errors(output, target, config.error).float()
+                    if maps.dim() == 3:  # frame models: (B, H, W) -> (B, 1, H, W)
+                        maps = maps[:, None]
+                    selected = maps[out_rows, out_positions]  # (n, H, W), one map per scored frame
+                    if on_gpu:
+                        errors = reduce_error_maps_torch(selected, config.reduction, config.patch).float()
+                        errors = errors.cpu().numpy()
+                        stacked = selected.half().cpu().numpy() if config.keep_maps else None
+                    else:
+                        stacked = selected.cpu().numpy()
+                        errors = reduce_error_maps(stacked, how=config.reduction, patch=config.patch)
+                        errors = errors.astype(np.float32)
+                        stacked = stacked.astype(np.float16) if config.keep_maps else None
+            except Exception as error:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+                if not is_out_of_memory(error) or batch_size == 1:
+                    raise
+                free_cached_memory(device)
+                batch_size = max(1, batch_size // 2)
+                notice = f"out of {device.type.upper()} memory: batch size halved to {batch_size}"
+                if on_notice:
+                    on_notice(notice)
+                continue
+            start = chunk_frames[0]
+            if pending_prefix and start > 0:  # predictors: the first S frames copy the first prediction
+                prefix = start
+                errors = np.concatenate([np.repeat(errors[:1], prefix), errors])
+                if stacked is not None:
+                    stacked = np.concatenate([np.repeat(stacked[:1], prefix, axis=0), stacked])
+                start = 0
+            pending_prefix = False
+            position += len(batch.windows)
+            yield ScoredChunk(start=start, errors=errors, maps=stacked, total=total)
+    finally:
+        prefetcher.close()
 
 
 def score_all(

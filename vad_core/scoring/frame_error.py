@@ -109,3 +109,33 @@ def reduce_error_maps(maps: np.ndarray, how: Reduction | str = "mean", patch: in
     if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or patch < 1:
         raise ConfigError("error reduction", f"patch must be an integer >= 1, found {patch!r}")
     return _patch_max(values, int(patch))
+
+
+def reduce_error_maps_torch(maps, how: Reduction | str = "mean", patch: int = 16):
+    """:func:`reduce_error_maps` on a torch tensor ``(N, H, W)``, where it lies (e.g. on the GPU, so
+    only the per-frame errors need to come back); float64 ``(N,)``, equal to the numpy result up to
+    the order of summation."""
+    import torch
+
+    if how not in REDUCTIONS:
+        raise ConfigError("error reduction", f"how must be one of {', '.join(REDUCTIONS)}, found {how!r}")
+    if maps.dim() != 3:
+        raise ConfigError(
+            "error reduction", f"expected (N, H, W) error maps, found shape {tuple(maps.shape)}"
+        )
+    n, height, width = maps.shape
+    if n == 0 or height == 0 or width == 0:
+        return torch.zeros(n, dtype=torch.float64, device=maps.device)
+    values = maps.double()
+    if how == "mean":
+        return values.mean(dim=(1, 2))
+    if how == "l2":
+        return values.sum(dim=(1, 2)).sqrt()
+    if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or patch < 1:
+        raise ConfigError("error reduction", f"patch must be an integer >= 1, found {patch!r}")
+    ph, pw = min(int(patch), height), min(int(patch), width)
+    table = torch.nn.functional.pad(values.cumsum(dim=1).cumsum(dim=2), (1, 0, 1, 0))
+    ys = torch.as_tensor(_block_starts(height, ph), device=maps.device)[:, None]
+    xs = torch.as_tensor(_block_starts(width, pw), device=maps.device)[None, :]
+    sums = table[:, ys + ph, xs + pw] - table[:, ys, xs + pw] - table[:, ys + ph, xs] + table[:, ys, xs]
+    return (sums / (ph * pw)).reshape(n, -1).amax(dim=1)

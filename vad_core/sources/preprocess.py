@@ -38,6 +38,15 @@ class Preprocess:
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         return prepare_frames(frames, self.size, self.channels)
 
+    def to_uint8(self, frames: np.ndarray) -> np.ndarray:
+        """The frames resized and converted, still uint8 ``(N, channels, height, width)``: scaling
+        them with :data:`UNIT_SCALE` gives exactly what calling this object gives."""
+        return resize_frames_uint8(frames, self.size, self.channels)
+
+
+# uint8 value -> float32 in [0, 1], exactly as prepare_frames scales: a device can look values up here
+UNIT_SCALE = np.arange(256, dtype=np.float32) * np.float32(1.0 / 255.0)
+
 
 def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize one ``(H, W[, C])`` image to ``size`` = (height, width); area filter when shrinking."""
@@ -49,21 +58,38 @@ def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, (width, height), interpolation=interpolation)
 
 
+def resize_frames_uint8(frames: np.ndarray, size: tuple[int, int], channels: int) -> np.ndarray:
+    """uint8 ``(N, H, W)`` or ``(N, H, W, 3)`` -> uint8 ``(N, channels, height, width)``."""
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8:
+        raise ConfigError("frames", f"expected uint8 frames, found {frames.dtype}")
+    return _resize_frames(frames, size, channels)
+
+
 def prepare_frames(frames: np.ndarray, size: tuple[int, int], channels: int) -> np.ndarray:
     """uint8 ``(N, H, W)`` or ``(N, H, W, 3)`` -> float32 ``(N, channels, height, width)`` in [0, 1]."""
-    frames = np.asarray(frames)
+    resized = _resize_frames(np.asarray(frames), size, channels)
+    if resized.dtype == np.uint8:
+        return UNIT_SCALE[resized]
+    resized *= 1.0 / 255.0  # float frames on the 0..255 scale
+    return resized
+
+
+def _resize_frames(frames: np.ndarray, size: tuple[int, int], channels: int) -> np.ndarray:
+    """Resize and convert ``(N, H, W[, 3])`` frames to ``(N, channels, height, width)``: uint8 stays
+    uint8, anything else becomes float32 on the same scale."""
     if frames.ndim == 2:  # one gray frame
         frames = frames[None]
     if frames.ndim not in (3, 4):
         raise ConfigError("frames", f"expected (N, H, W) or (N, H, W, 3), found {frames.shape}")
-    out = np.empty((len(frames), channels, size[0], size[1]), np.float32)
+    dtype = np.uint8 if frames.dtype == np.uint8 else np.float32
+    out = np.empty((len(frames), channels, size[0], size[1]), dtype)
     for i, frame in enumerate(frames):
         image = resize_frame(convert_channels(frame, channels), size)
         if image.ndim == 2:
             out[i, 0] = image
         else:
             out[i] = image.transpose(2, 0, 1)
-    out *= 1.0 / 255.0
     return out
 
 

@@ -1,0 +1,53 @@
+"""Check on a GPU that the device-side scoring path gives the host path's scores.
+
+``score_source`` reduces error maps on the device and reads the next batch in a thread on
+accelerators; this scores the same random footage with that path and with the host path (error
+maps copied back and reduced with numpy, as on the CPU) and prints the largest differences.
+
+    python benchmarks/device_path_check.py            # on a machine with CUDA
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+import vad_core.inference as inference
+from vad_core.inference import InferenceConfig, score_all
+from vad_core.models import ModelConfig, build_model
+from vad_core.sources import ArraySource
+
+
+def main() -> None:
+    if not torch.cuda.is_available():
+        raise SystemExit("no CUDA device")
+    frames = np.random.default_rng(0).integers(0, 256, (600, 240, 360), dtype=np.uint8)
+    source = ArraySource(frames, fps=25, name="noise")
+    device_side = inference._scores_on_device
+    for name in ("bcae1", "cgru_ae", "unet_predictor"):
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(name, 1, (128, 128)))
+        for reduction in ("mean", "patch_max"):
+            config = InferenceConfig(batch_size=32, device="cuda", amp=False, reduction=reduction)
+            results = {}
+            for label, on_device in (("device", True), ("host", False)):
+                inference._scores_on_device = lambda device, on=on_device: on
+                score_all(model, ArraySource(frames[:64]), config)  # warm up cudnn
+                began = time.perf_counter()
+                results[label] = score_all(model, source, config)
+                results[label].seconds = time.perf_counter() - began
+            inference._scores_on_device = device_side
+            a, b = results["device"], results["host"]
+            error_diff = float(np.max(np.abs(a.errors - b.errors) / np.maximum(np.abs(b.errors), 1e-12)))
+            maps_equal = bool(np.array_equal(a.maps, b.maps))
+            print(
+                f"{name:<15} {reduction:<9} max relative error difference {error_diff:.2e}; "
+                f"maps identical: {maps_equal}; {a.frames_per_second:,.0f} vs {b.frames_per_second:,.0f} frames/s",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
