@@ -347,6 +347,21 @@ def test_svdd_changes_only_the_last_encoder_layer():
     assert [(e, b) for e, b, _ in calls] == [(e, b) for e in range(2) for b in range(3)]
 
 
+def test_svdd_reports_each_epoch_and_keeps_tuning_after_an_evaluation():
+    model, batches = _svdd_setup()
+    reference, _ = _svdd_setup()
+    seen: list[tuple[int, float]] = []
+
+    def evaluate(epoch: int, loss: float) -> None:
+        model.train()  # a careless evaluation: BatchNorm left in train mode
+        seen.append((epoch, loss))
+
+    result = svdd_finetune(model, lambda: batches, lr=1e-3, epochs=3, on_epoch=evaluate)
+    plain = svdd_finetune(reference, lambda: batches, lr=1e-3, epochs=3)
+    assert seen == list(zip([1, 2, 3], result.losses, strict=True))
+    assert result.losses == pytest.approx(plain.losses, rel=1e-6)  # BatchNorm stayed frozen
+
+
 def test_svdd_stops_when_asked():
     model, batches = _svdd_setup()
     with pytest.raises(Cancelled):

@@ -90,13 +90,15 @@ def svdd_finetune(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     device: str | torch.device = "cpu",
+    on_epoch: Callable[[int, float], None] | None = None,
 ) -> SVDDResult:
     """Fine-tune ``model.last_encoder_layer()`` in place so normal embeddings gather at their mean.
 
     ``batches_factory()`` must return a fresh iterable of input tensors for every pass (one to
     compute the centre, then one per epoch). ``progress(epoch, batch, loss)`` is called after every
-    step (0-based indices); ``should_stop()`` is polled before every step and raises ``Cancelled``
-    when true. Parameters' ``requires_grad`` flags and the model's train/eval mode are restored.
+    step (0-based indices); ``on_epoch(epoch, mean_loss)`` after every epoch (1-based; it may
+    evaluate the model, whose modes are set again afterwards); ``should_stop()`` is polled before
+    every step and raises ``Cancelled`` when true. Parameters' ``requires_grad`` flags and the model's train/eval mode are restored.
     """
     if lr <= 0 or epochs < 0 or weight_decay < 0 or recon_weight < 0:
         raise ConfigError(
@@ -118,10 +120,7 @@ def svdd_finetune(
             parameter.requires_grad_(False)
         for parameter in trainable:
             parameter.requires_grad_(True)
-        model.train()
-        for module in model.modules():
-            if isinstance(module, _BatchNorm):
-                module.eval()
+        _tuning_modes(model)
         optimizer = torch.optim.Adam(trainable, lr=lr, weight_decay=weight_decay)
         for epoch in range(epochs):
             total, count = 0.0, 0
@@ -143,8 +142,19 @@ def svdd_finetune(
             if count == 0:
                 raise ConfigError("svdd", f"epoch {epoch + 1}: the batch factory yielded no batches")
             losses.append(total / count)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, losses[-1])
+                _tuning_modes(model)
     finally:
         for parameter, flag in flags:
             parameter.requires_grad_(flag)
         model.train(was_training)
     return SVDDResult(centre.detach(), losses)
+
+
+def _tuning_modes(model: AnomalyModel) -> None:
+    """Train mode with BatchNorm statistics frozen (eval mode), as fine-tuning needs."""
+    model.train()
+    for module in model.modules():
+        if isinstance(module, _BatchNorm):
+            module.eval()
