@@ -42,8 +42,27 @@ from vad_core.scores_file import write_scores
 from vad_core.sources import open_source
 
 
-def make_footage(root: Path, clips: int, frames: int, size: tuple[int, int], distinct: int = 4) -> list[Path]:
-    """``clips`` MJPG videos of ``frames`` frames under ``root/camNN/``; ``distinct`` are rendered, the rest copied."""
+def write_video(frames, target: Path, codec: str) -> Path:
+    """``target.avi``: MJPG (what ``vad demo`` writes), or ``raw`` uncompressed BGR frames, which decode
+    at memory speed so that what is measured is the scoring path, not the video decoder."""
+    import cv2
+
+    if codec == "mjpg":
+        return write_frames(frames, target, 25.0, video=True)
+    path = target.with_suffix(".avi")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frames.shape[1:3]
+    writer = cv2.VideoWriter(str(path), 0, 25.0, (width, height), isColor=True)
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return path
+
+
+def make_footage(
+    root: Path, clips: int, frames: int, size: tuple[int, int], distinct: int = 4, codec: str = "mjpg"
+) -> list[Path]:
+    """``clips`` videos of ``frames`` frames under ``root/camNN/``; ``distinct`` are rendered, the rest copied."""
     height, width = size
     config = SyntheticConfig(
         height=height,
@@ -55,7 +74,7 @@ def make_footage(root: Path, clips: int, frames: int, size: tuple[int, int], dis
 
     def render(i: int) -> Path:
         clip = make_test_clip(config, i, kinds[i % 3])
-        return write_frames(clip.frames, root / f"cam{i:02d}" / "clip", 25.0, video=True)
+        return write_video(clip.frames, root / f"cam{i:02d}" / "clip", codec)
 
     with ThreadPoolExecutor(max_workers=min(distinct, os.cpu_count() or 1)) as pool:
         rendered = list(pool.map(render, range(min(distinct, clips))))
@@ -139,6 +158,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300, help="frames per clip")
     parser.add_argument("--footage-size", default="240x360", help="frame size of the footage (UCSD Ped2's)")
     parser.add_argument(
+        "--codec", choices=("mjpg", "raw"), default="mjpg", help="raw: uncompressed, to take decoding out"
+    )
+    parser.add_argument(
         "--model", default="bcae1", help="architecture of an untrained model, or a checkpoint path"
     )
     parser.add_argument("--model-size", type=int, default=128)
@@ -169,9 +191,9 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     try:
         began = time.perf_counter()
-        paths = make_footage(work / "footage", args.clips, args.frames, (height, width))
+        paths = make_footage(work / "footage", args.clips, args.frames, (height, width), codec=args.codec)
         print(
-            f"footage: {args.clips} clips x {args.frames} frames, {height}x{width} gray MJPG "
+            f"footage: {args.clips} clips x {args.frames} frames, {height}x{width} gray {args.codec.upper()} "
             f"({time.perf_counter() - began:.0f} s to write)",
             flush=True,
         )

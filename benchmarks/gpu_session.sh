@@ -63,7 +63,9 @@ case "$step" in
     common="--device cuda --clips ${CLIPS:-16} --frames ${FRAMES:-1000} --cpus 16"
     python3 benchmarks/batch_throughput.py $common --workers 1 --threads 8
     python3 benchmarks/batch_throughput.py $common --workers 4 8 --gpus-per-task 0.125 --threads 2
-    python3 benchmarks/batch_throughput.py $common --model unet_predictor --workers 1 2 --gpus-per-task 0.5 --threads 4 ;;
+    python3 benchmarks/batch_throughput.py $common --model unet_predictor --workers 1 2 --gpus-per-task 0.5 --threads 4
+    # uncompressed footage: decoding nearly free, so the scoring path itself is measured against the model
+    python3 benchmarks/batch_throughput.py $common --codec raw --workers 1 4 --gpus-per-task 0.25 --threads 4 ;;
   *) echo "unknown step $step"; exit 2 ;;
 esac
 done
