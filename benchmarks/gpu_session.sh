@@ -2,7 +2,7 @@
 # What was run on the lent H100 (device tool) for the README's numbers. Usage, from the repo root there:
 #   bash benchmarks/gpu_session.sh STEP [STEP ...]   (steps: see the case below)
 # Writes checkpoints to /tmp/runs and a tarball of them (weights + JSON, no training state) to $OUT.
-# Packages the device lacks travel as wheels: .carry/whl (shap, slicer, lime) for explain-speed,
+# Packages the device lacks travel as wheels (made by benchmarks/make_device_wheels.sh): .carry/whl (shap, slicer, lime) for explain-speed,
 # .carry/whl_ray (Ray without its Java jars, jsonschema and its needs) for batch.
 set -euo pipefail
 export PYTHONPATH=. PYTHONUNBUFFERED=1
