@@ -202,7 +202,6 @@ class _FrameReader:
 class _Batch:
     """The windows of one model call and the frames they read, uint8 at model size."""
 
-    position: int
     windows: list[Window]
     frames: np.ndarray  # (F, C, h, w) uint8, the distinct frames of the windows in frame order
     clip_index: np.ndarray  # (B, L): row in ``frames`` of each window's frames
@@ -213,7 +212,7 @@ def _read_batch(reader: _FrameReader, windows: list[Window], position: int, size
     frame_ids = sorted({i for window in batch for i in window.frames})
     lookup = {frame: row for row, frame in enumerate(frame_ids)}
     clip_index = np.array([[lookup[i] for i in window.frames] for window in batch], np.int64)
-    return _Batch(position, batch, reader.frames(frame_ids), clip_index)
+    return _Batch(batch, reader.frames(frame_ids), clip_index)
 
 
 class _Prefetcher:
@@ -263,7 +262,7 @@ def score_source(
     """Yield ``ScoredChunk``s covering every frame of ``source`` in order (see module docstring).
 
     Frames travel to the device as uint8 at model size, once per batch however many windows read
-    them; on CUDA the error maps are reduced on the device and the next batch is decoded while the
+    them; on accelerators the error maps are reduced on the device and the next batch is decoded while the
     device computes, so only per-frame errors and float16 maps come back.
     """
     from vad_core.scoring.frame_error import reduce_error_maps, reduce_error_maps_torch
@@ -277,8 +276,8 @@ def score_source(
     model = prepare_for_inference(model, device)
     spec = model.spec
     windows = plan_windows(len(source), spec, config.prediction)
-    on_gpu = _scores_on_device(device)
-    prefetcher = _Prefetcher(_FrameReader(source, preprocess), windows, enabled=on_gpu)
+    device_side = _scores_on_device(device)
+    prefetcher = _Prefetcher(_FrameReader(source, preprocess), windows, enabled=device_side)
     unit_scale = torch.from_numpy(UNIT_SCALE).to(device)
     batch_size = config.batch_size
     position = 0
@@ -304,7 +303,7 @@ def score_source(
                     if maps.dim() == 3:  # frame models: (B, H, W) -> (B, 1, H, W)
                         maps = maps[:, None]
                     selected = maps[out_rows, out_positions]  # (n, H, W), one map per scored frame
-                    if on_gpu:
+                    if device_side:
                         errors = reduce_error_maps_torch(selected, config.reduction, config.patch).float()
                         errors = errors.cpu().numpy()
                         stacked = selected.half().cpu().numpy() if config.keep_maps else None

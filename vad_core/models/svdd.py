@@ -98,7 +98,8 @@ def svdd_finetune(
     compute the centre, then one per epoch). ``progress(epoch, batch, loss)`` is called after every
     step (0-based indices); ``on_epoch(epoch, mean_loss)`` after every epoch (1-based; it may
     evaluate the model, whose modes are set again afterwards); ``should_stop()`` is polled before
-    every step and raises ``Cancelled`` when true. Parameters' ``requires_grad`` flags and the model's train/eval mode are restored.
+    every step and raises ``Cancelled`` when true. Parameters' ``requires_grad`` flags and the
+    model's train/eval mode are restored.
     """
     if lr <= 0 or epochs < 0 or weight_decay < 0 or recon_weight < 0:
         raise ConfigError(

@@ -94,21 +94,29 @@ def reduce_error_maps(maps: np.ndarray, how: Reduction | str = "mean", patch: in
     Raises:
         ConfigError: unknown ``how``, ``patch < 1`` or maps that are not ``(N, H, W)``.
     """
-    if how not in REDUCTIONS:
-        raise ConfigError("error reduction", f"how must be one of {', '.join(REDUCTIONS)}, found {how!r}")
     values = np.asarray(maps)
-    if values.ndim != 3:
-        raise ConfigError("error reduction", f"expected (N, H, W) error maps, found shape {values.shape}")
-    n = values.shape[0]
-    if n == 0 or values.shape[1] == 0 or values.shape[2] == 0:
-        return np.zeros(n, dtype=np.float64)
+    if _is_empty(how, values.shape):
+        return np.zeros(values.shape[0], dtype=np.float64)
     if how == "mean":
         return values.mean(axis=(1, 2), dtype=np.float64)
     if how == "l2":
         return np.sqrt(values.sum(axis=(1, 2), dtype=np.float64))
+    return _patch_max(values, _checked_patch(patch))
+
+
+def _is_empty(how: str, shape: tuple[int, ...]) -> bool:
+    """Check the reduction name and the maps' shape; whether there is nothing to reduce."""
+    if how not in REDUCTIONS:
+        raise ConfigError("error reduction", f"how must be one of {', '.join(REDUCTIONS)}, found {how!r}")
+    if len(shape) != 3:
+        raise ConfigError("error reduction", f"expected (N, H, W) error maps, found shape {tuple(shape)}")
+    return min(shape) == 0
+
+
+def _checked_patch(patch) -> int:
     if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or patch < 1:
         raise ConfigError("error reduction", f"patch must be an integer >= 1, found {patch!r}")
-    return _patch_max(values, int(patch))
+    return int(patch)
 
 
 def reduce_error_maps_torch(maps, how: Reduction | str = "mean", patch: int = 16):
@@ -117,23 +125,16 @@ def reduce_error_maps_torch(maps, how: Reduction | str = "mean", patch: int = 16
     the order of summation."""
     import torch
 
-    if how not in REDUCTIONS:
-        raise ConfigError("error reduction", f"how must be one of {', '.join(REDUCTIONS)}, found {how!r}")
-    if maps.dim() != 3:
-        raise ConfigError(
-            "error reduction", f"expected (N, H, W) error maps, found shape {tuple(maps.shape)}"
-        )
+    if _is_empty(how, tuple(maps.shape)):
+        return torch.zeros(maps.shape[0], dtype=torch.float64, device=maps.device)
     n, height, width = maps.shape
-    if n == 0 or height == 0 or width == 0:
-        return torch.zeros(n, dtype=torch.float64, device=maps.device)
     values = maps.double()
     if how == "mean":
         return values.mean(dim=(1, 2))
     if how == "l2":
         return values.sum(dim=(1, 2)).sqrt()
-    if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or patch < 1:
-        raise ConfigError("error reduction", f"patch must be an integer >= 1, found {patch!r}")
-    ph, pw = min(int(patch), height), min(int(patch), width)
+    patch = _checked_patch(patch)
+    ph, pw = min(patch, height), min(patch, width)
     table = torch.nn.functional.pad(values.cumsum(dim=1).cumsum(dim=2), (1, 0, 1, 0))
     ys = torch.as_tensor(_block_starts(height, ph), device=maps.device)[:, None]
     xs = torch.as_tensor(_block_starts(width, pw), device=maps.device)[None, :]
