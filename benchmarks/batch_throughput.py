@@ -8,7 +8,8 @@ same clips three ways, each writing the same ``.npz`` / ``.csv`` scores files:
 * ``run_batch`` on a local Ray, for each ``--workers`` count (CPU: the cores split between workers;
   CUDA: one actor per GPU, or ``--gpus-per-task 0.25`` for four per GPU);
 * decoding and resizing alone (``--cpus`` processes, no model): the most frames/s any scoring of
-  this footage can reach on these CPUs;
+  this footage can reach on these CPUs; and decoding alone, the ceiling on a GPU, which resizes
+  frames itself (``--ceilings-only`` prints just these two);
 * with ``--device cuda``, also the model alone (``benchmarks/throughput.py``'s ``model_only``: a
   resident random batch, forward + error map) to see how close the batch run gets to the GPU.
 
@@ -17,6 +18,7 @@ includes starting the workers (Ray itself is started once, before all runs).
 
     python benchmarks/batch_throughput.py                                   # CPU: 1 and 2 workers
     python benchmarks/batch_throughput.py --device cuda --clips 32 --frames 2000 --workers 1 --threads 8
+    python benchmarks/batch_throughput.py --ceilings-only --clips 6 --frames 300       # CPU ceilings
 """
 
 from __future__ import annotations
@@ -103,33 +105,38 @@ def single_process(
     return frames, time.perf_counter() - began
 
 
-def _decode_part(path: str, start: int, stop: int, size: tuple[int, int]) -> int:
+def _decode_part(path: str, start: int, stop: int, size: tuple[int, int], resize: bool) -> int:
     import cv2
 
     from vad_core.sources import Preprocess
+    from vad_core.sources.preprocess import channels_first_uint8
 
     cv2.setNumThreads(1)
     source = open_source(path)
     preprocess = Preprocess(size, 1)
     step = 256
     for first in range(start, stop, step):
-        preprocess.to_uint8(source.read(first, min(stop, first + step)))
+        frames = source.read(first, min(stop, first + step))
+        preprocess.to_uint8(frames) if resize else channels_first_uint8(frames, 1)
     getattr(source, "close", lambda: None)()
     return stop - start
 
 
 def decode_only(
-    paths: list[Path], size: tuple[int, int], processes: int, part: int = 500
+    paths: list[Path], size: tuple[int, int], processes: int, resize: bool = True, part: int = 500
 ) -> tuple[int, float]:
-    """Frames and seconds of decoding and resizing every clip (uint8 at model size) in ``processes``
-    processes, each reading parts of ``part`` frames: the CPU ceiling of any scoring of the footage."""
+    """Frames and seconds of decoding every clip (and, with ``resize``, resizing it: uint8 at model
+    size) in ``processes`` processes, each reading parts of ``part`` frames: the CPU ceiling of any
+    scoring of the footage. Scoring on a GPU resizes there, so its CPU ceiling is ``resize=False``."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     jobs = []
     for path in paths:
         length = len(open_source(path))
-        jobs += [(str(path), first, min(length, first + part), size) for first in range(0, length, part)]
+        jobs += [
+            (str(path), first, min(length, first + part), size, resize) for first in range(0, length, part)
+        ]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(processes, mp_context=context) as pool:
         list(pool.map(_decode_part, *zip(*jobs[:processes], strict=True)))  # start processes, import cv2
@@ -179,6 +186,9 @@ def main() -> None:
     parser.add_argument("--no-maps", action="store_true", help="do not store error maps")
     parser.add_argument("--seconds", type=float, default=5.0, help="model-only measurement time (cuda)")
     parser.add_argument("--keep", help="keep footage and results in this folder")
+    parser.add_argument(
+        "--ceilings-only", action="store_true", help="print the decode ceilings (no model, no Ray) and stop"
+    )
     args = parser.parse_args()
 
     import ray
@@ -197,6 +207,11 @@ def main() -> None:
             f"({time.perf_counter() - began:.0f} s to write)",
             flush=True,
         )
+        if args.ceilings_only:
+            for resize, label in ((True, "decode + resize"), (False, "decode only (a GPU resizes)")):
+                frames, seconds = decode_only(paths, (args.model_size, args.model_size), cpus, resize=resize)
+                print(f"  {label}, {cpus} processes: {frames / seconds:.0f} frames/s", flush=True)
+            return
         if Path(args.model).suffix in (".safetensors", ".json"):
             checkpoint = Path(args.model)
         else:
@@ -215,8 +230,19 @@ def main() -> None:
         )
         rows: list[tuple[str, str, float, float]] = []
         frames, seconds = decode_only(paths, loaded.config.size, cpus)
-        decode_rate = frames / seconds
-        print(f"  decode + resize only, {cpus} processes: {decode_rate:.0f} frames/s", flush=True)
+        resize_rate = frames / seconds
+        print(f"  decode + resize only, {cpus} processes: {resize_rate:.0f} frames/s", flush=True)
+        frames, seconds = decode_only(paths, loaded.config.size, cpus, resize=False)
+        decode_alone_rate = frames / seconds
+        print(
+            f"  decode only (a GPU resizes), {cpus} processes: {decode_alone_rate:.0f} frames/s", flush=True
+        )
+        # what the CPUs must do per frame: a GPU shrinks frames itself (vad_core/device_resize.py)
+        decode_rate, decode_label = (
+            (decode_alone_rate, "decode only")
+            if device.type == "cuda"
+            else (resize_rate, "decode + resize only")
+        )
         frames, seconds = single_process(paths, checkpoint, inference, work / "single")
         rows.append(("single process (vad score)", f"1 x {cpus} threads", frames / seconds, frames / seconds))
         print(
@@ -257,7 +283,7 @@ def main() -> None:
             alone = model_only_throughput(checkpoint, device, args.batch, amp, args.seconds)
             best = max(steady for name, _, steady, _ in rows if name == "ray batch")
             print(f"{'model only (zoo benchmark)':<28} {'1 GPU':<34} {alone:>16,.0f}")
-            print(f"{'decode + resize only':<28} {f'{cpus} processes, no model':<34} {decode_rate:>16,.0f}")
+            print(f"{decode_label:<28} {f'{cpus} processes, no model':<34} {decode_rate:>16,.0f}")
             print(f"best ray batch / model only = {best / alone:.0%} (target >= 80%)")
             ceiling = min(alone, decode_rate)
             print(f"best ray batch / min(model only, decode only) = {best / ceiling:.0%}")

@@ -1,8 +1,10 @@
 """Check on a GPU that the device-side scoring path gives the host path's scores.
 
-``score_source`` reduces error maps on the device and reads the next batch in a thread on
-accelerators; this scores the same random footage with that path and with the host path (error
-maps copied back and reduced with numpy, as on the CPU) and prints the largest differences.
+On accelerators ``score_source`` shrinks frames on the device (``vad_core/device_resize.py``),
+reduces error maps there and reads the next batch in a thread. This first compares the device's
+area resize with OpenCV's on several frame sizes (they must agree bit for bit), then scores the
+same random footage with that path and with the host path (frames resized by OpenCV, error maps
+copied back and reduced with numpy, as on the CPU) and prints the largest differences.
 
     python benchmarks/device_path_check.py            # on a machine with CUDA
 """
@@ -15,14 +17,31 @@ import numpy as np
 import torch
 
 import vad_core.inference as inference
+from vad_core.device_resize import AreaResize
 from vad_core.inference import InferenceConfig, score_all
 from vad_core.models import ModelConfig, build_model
 from vad_core.sources import ArraySource
+from vad_core.sources.preprocess import resize_frame
+
+
+def check_resize(device: torch.device) -> None:
+    """Pixels where the device's area resize differs from OpenCV's, per frame size."""
+    rng = np.random.default_rng(1)
+    for frame_size in ((240, 360), (360, 640), (480, 640), (1080, 1920), (256, 256)):
+        frames = rng.integers(0, 256, (16, *frame_size), dtype=np.uint8)
+        expected = np.stack([resize_frame(frame, (128, 128)) for frame in frames])
+        resize = AreaResize(frame_size, (128, 128), device)
+        got = resize(torch.from_numpy(frames[:, None]).to(device))[:, 0].cpu().numpy()
+        differing = int(np.count_nonzero(got != expected))
+        print(
+            f"area resize {frame_size[0]}x{frame_size[1]} -> 128x128 on {device}: {differing} pixels differ from OpenCV"
+        )
 
 
 def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device")
+    check_resize(torch.device("cuda"))
     frames = np.random.default_rng(0).integers(0, 256, (600, 240, 360), dtype=np.uint8)
     source = ArraySource(frames, fps=25, name="noise")
     device_side = inference._scores_on_device

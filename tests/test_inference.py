@@ -136,6 +136,35 @@ def test_device_side_scoring_and_read_ahead_give_the_cpu_path_scores(spec, monke
     np.testing.assert_array_equal(device_side.maps, plain.maps)
 
 
+@pytest.mark.parametrize(
+    ("frame_shape", "channels"),
+    [
+        ((64, 64), 1),  # whole 2x2 cells
+        ((45, 70, 3), 1),  # colour footage, gray model: channels converted on the host
+        ((45, 70), 3),  # gray footage, colour model
+        ((45, 70, 3), 3),
+        ((24, 40), 1),  # grows in one direction: resized on the host
+        ((32, 32), 1),  # already at model size
+    ],
+    ids=str,
+)
+def test_frames_resized_on_the_device_score_as_frames_resized_on_the_host(
+    frame_shape, channels, monkeypatch
+) -> None:
+    import vad_core.inference as inference
+
+    frames = np.random.default_rng(5).integers(0, 256, (23, *frame_shape), dtype=np.uint8)
+    source = ArraySource(frames, fps=10, name="noise")
+    model = Identity(TemporalSpec("clip", 4, 4))
+    model.config = ModelConfig("identity", channels, (32, 32))
+    config = InferenceConfig(batch_size=3, device="cpu")
+    plain = score_all(model, source, config)
+    monkeypatch.setattr(inference, "_scores_on_device", lambda device: True)
+    device_side = score_all(model, source, config)
+    np.testing.assert_allclose(device_side.errors, plain.errors, rtol=1e-6)
+    np.testing.assert_array_equal(device_side.maps, plain.maps)
+
+
 def test_read_ahead_serves_batches_in_order_and_rereads_after_a_batch_size_change() -> None:
     from vad_core.inference import _FrameReader, _Prefetcher, _read_batch
     from vad_core.sources import Preprocess

@@ -222,6 +222,52 @@ def test_three_channel_gray_jpegs_read_as_gray(tmp_path: Path) -> None:
     assert source.read(0, 3).shape == (3, 24, 36)
 
 
+@pytest.mark.parametrize("first_frame_gray", [True, False], ids=["gray-clip", "colour-clip"])
+def test_video_frames_arrive_in_the_channels_of_the_clip_whatever_each_frame_looks_like(
+    tmp_path: Path, first_frame_gray: bool
+) -> None:
+    """A gray clip converts every frame straight to gray; the result is what testing each frame
+    for colour and converting it (the general path, and the only one for colour clips) gives."""
+    from vad_core.sources.base import as_gray_or_rgb
+    from vad_core.sources.image_files import convert_channels
+
+    rng = np.random.default_rng(6)
+    path = tmp_path / "mixed.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (40, 32), isColor=True)
+    for i in range(8):
+        gray = i % 3 == 0 if first_frame_gray else i % 3 == 1
+        image = rng.integers(0, 256, (32, 40), dtype=np.uint8)
+        writer.write(
+            cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if gray else rng.integers(0, 256, (32, 40, 3), np.uint8)
+        )
+    writer.release()
+    source = VideoFileSource(path)
+    assert source.channels == (1 if first_frame_gray else 3)
+    capture = cv2.VideoCapture(str(path))
+    decoded = [capture.read()[1] for _ in range(8)]
+    expected = np.stack([convert_channels(as_gray_or_rgb(image, path), source.channels) for image in decoded])
+    np.testing.assert_array_equal(source.read(0, 8), expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    height=st.integers(1, 30),
+    width=st.integers(1, 30),
+    seed=st.integers(0, 10_000),
+    outliers=st.floats(0.0, 0.2),
+)
+def test_gray_test_samples_every_fourth_pixel_of_every_fourth_row(height, width, seed, outliers) -> None:
+    from vad_core.sources.base import GRAY_TOLERANCE, is_gray_bgr
+
+    rng = np.random.default_rng(seed)
+    gray = rng.integers(0, 256, (height, width, 1))
+    shifts = rng.integers(-6, 7, (height, width, 3)) * (rng.random((height, width, 3)) < outliers)
+    image = np.clip(gray + shifts, 0, 255).astype(np.uint8)
+    sample = image[::4, ::4].astype(np.int16)
+    spread = max(np.abs(sample[..., 0] - sample[..., 1]).max(), np.abs(sample[..., 1] - sample[..., 2]).max())
+    assert is_gray_bgr(image) == (spread <= GRAY_TOLERANCE)
+
+
 def test_colour_images_read_as_rgb(tmp_path: Path) -> None:
     image = np.zeros((8, 8, 3), np.uint8)
     image[..., 2] = 200  # red in OpenCV's BGR order

@@ -30,11 +30,12 @@ import numpy as np
 import torch
 
 from vad_core.device import free_cached_memory, is_out_of_memory, resolve_device
+from vad_core.device_resize import AreaResize, shrinks
 from vad_core.errors import ConfigError
 from vad_core.inference_config import PREDICTION_MODES, InferenceConfig
 from vad_core.models.base import AnomalyModel, TemporalSpec
 from vad_core.sources.base import FrameSource
-from vad_core.sources.preprocess import UNIT_SCALE, Preprocess
+from vad_core.sources.preprocess import UNIT_SCALE, Preprocess, channels_first_uint8
 
 
 @dataclass(frozen=True)
@@ -173,14 +174,25 @@ def _autocast(device: torch.device, amp: bool):
 
 
 class _FrameReader:
-    """Reads and resizes source frames (uint8 at model size), remembering the last block to serve
-    overlapping windows."""
+    """Reads source frames as uint8 ``(N, C, h, w)`` at model size, remembering the last block to
+    serve overlapping windows. With ``resize_on_device``, frames that shrink stay at their own size
+    (``(N, C, H, W)``) for the device to resize (:mod:`vad_core.device_resize`)."""
 
-    def __init__(self, source: FrameSource, preprocess: Preprocess) -> None:
+    def __init__(self, source: FrameSource, preprocess: Preprocess, resize_on_device: bool = False) -> None:
         self.source = source
         self.preprocess = preprocess
+        self.resize_on_device = resize_on_device
         self._start = 0
         self._block = np.zeros((0,), np.uint8)
+
+    def _prepare(self, frames: np.ndarray) -> np.ndarray:
+        if (
+            self.resize_on_device
+            and frames.dtype == np.uint8
+            and shrinks(frames.shape[1:3], self.preprocess.size)
+        ):
+            return channels_first_uint8(frames, self.preprocess.channels)
+        return self.preprocess.to_uint8(frames)
 
     def frames(self, indices: list[int]) -> np.ndarray:
         low, high = min(indices), max(indices) + 1
@@ -189,13 +201,34 @@ class _FrameReader:
             keep_from = max(low, have_low)
             if have_low <= low < have_high:  # reuse the overlapping tail of the previous block
                 tail = self._block[keep_from - have_low :]
-                fresh = self.preprocess.to_uint8(self.source.read(have_high, high))
+                fresh = self._prepare(self.source.read(have_high, high))
                 self._block = np.concatenate([tail, fresh]) if len(fresh) else tail
                 self._start = keep_from
             else:
-                self._block = self.preprocess.to_uint8(self.source.read(low, high))
+                self._block = self._prepare(self.source.read(low, high))
                 self._start = low
         return self._block[np.asarray(indices) - self._start]
+
+
+class _DeviceFrames:
+    """Puts a batch's uint8 frames on the device at model size, shrinking those that arrive at
+    their own size there (one :class:`AreaResize` per frame size)."""
+
+    def __init__(self, size: tuple[int, int], device: torch.device) -> None:
+        self.size = size
+        self.device = device
+        self._resizers: dict[tuple[int, int], AreaResize] = {}
+
+    def __call__(self, frames: np.ndarray) -> torch.Tensor:
+        on_device = torch.from_numpy(frames).to(self.device, non_blocking=True)
+        frame_size = (int(frames.shape[-2]), int(frames.shape[-1]))
+        if frame_size == self.size:
+            return on_device
+        resize = self._resizers.get(frame_size)
+        if resize is None:
+            resize = self._resizers[frame_size] = AreaResize(frame_size, self.size, self.device)
+        with torch.autocast(self.device.type, enabled=False):  # float32 sums, whatever the model runs in
+            return resize(on_device)
 
 
 @dataclass
@@ -204,6 +237,7 @@ class _Batch:
 
     windows: list[Window]
     frames: np.ndarray  # (F, C, h, w) uint8, the distinct frames of the windows in frame order
+    # (at their own size (F, C, H, W) when the device resizes)
     clip_index: np.ndarray  # (B, L): row in ``frames`` of each window's frames
 
 
@@ -247,8 +281,9 @@ class _Prefetcher:
 
 
 def _scores_on_device(device: torch.device) -> bool:
-    """Whether to reduce maps on the device and read ahead in a thread: on accelerators (on the CPU
-    the reduction is numpy's, and a reading thread would compete with torch's)."""
+    """Whether to resize frames and reduce maps on the device and read ahead in a thread: on
+    accelerators (on the CPU the work is the same wherever it runs, the reduction is numpy's, and a
+    reading thread would compete with torch's)."""
     return device.type != "cpu"
 
 
@@ -261,9 +296,10 @@ def score_source(
 ) -> Iterator[ScoredChunk]:
     """Yield ``ScoredChunk``s covering every frame of ``source`` in order (see module docstring).
 
-    Frames travel to the device as uint8 at model size, once per batch however many windows read
-    them; on accelerators the error maps are reduced on the device and the next batch is decoded while the
-    device computes, so only per-frame errors and float16 maps come back.
+    Frames travel to the device as uint8, once per batch however many windows read them. On
+    accelerators they travel at their own size and are shrunk there (exactly as on the host), the
+    error maps are reduced on the device, and the next batch is decoded while the device computes,
+    so the CPU only decodes and only per-frame errors and float16 maps come back.
     """
     from vad_core.scoring.frame_error import reduce_error_maps, reduce_error_maps_torch
 
@@ -277,7 +313,9 @@ def score_source(
     spec = model.spec
     windows = plan_windows(len(source), spec, config.prediction)
     device_side = _scores_on_device(device)
-    prefetcher = _Prefetcher(_FrameReader(source, preprocess), windows, enabled=device_side)
+    reader = _FrameReader(source, preprocess, resize_on_device=device_side)
+    prefetcher = _Prefetcher(reader, windows, enabled=device_side)
+    to_device = _DeviceFrames(preprocess.size, device)
     unit_scale = torch.from_numpy(UNIT_SCALE).to(device)
     batch_size = config.batch_size
     position = 0
@@ -292,7 +330,7 @@ def score_source(
             chunk_frames = [frame for window in batch.windows for _, frame in window.targets]
             try:
                 with torch.inference_mode(), _autocast(device, config.amp):
-                    frames = torch.from_numpy(batch.frames).to(device, non_blocking=True)
+                    frames = to_device(batch.frames)
                     clip_index = torch.from_numpy(batch.clip_index).to(device, non_blocking=True)
                     clip_tensor = unit_scale[frames.long()][clip_index]  # (B, L, C, h, w) float32
                     inputs, target = model.split(clip_tensor)

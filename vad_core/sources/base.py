@@ -106,9 +106,13 @@ GRAY_TOLERANCE = 4
 
 def is_gray_bgr(image: np.ndarray) -> bool:
     """True when the three channels of ``image`` agree within ``GRAY_TOLERANCE`` (sampled for speed)."""
-    sample = image[::4, ::4].astype(np.int16)
-    spread = np.abs(sample[..., 0] - sample[..., 1]).max(initial=0)
-    spread = max(spread, np.abs(sample[..., 1] - sample[..., 2]).max(initial=0))
+    import cv2
+
+    # every 4th pixel of every 4th row, as image[::4, ::4]; picked from whole rows, which numpy
+    # gathers several times faster than a strided (n, m, 3) block
+    rows = image[::4].reshape(-(-image.shape[0] // 4), image.shape[1] * 3)
+    blue, green, red = (np.ascontiguousarray(rows[:, channel::12]) for channel in range(3))
+    spread = max(cv2.absdiff(blue, green).max(initial=0), cv2.absdiff(green, red).max(initial=0))
     return int(spread) <= GRAY_TOLERANCE
 
 

@@ -66,6 +66,21 @@ def resize_frames_uint8(frames: np.ndarray, size: tuple[int, int], channels: int
     return _resize_frames(frames, size, channels)
 
 
+def channels_first_uint8(frames: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 ``(N, H, W)`` or ``(N, H, W, 3)`` -> uint8 ``(N, channels, H, W)``, not resized: what a
+    device that resizes (:mod:`vad_core.device_resize`) is given."""
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim not in (3, 4):
+        raise ConfigError(
+            "frames", f"expected uint8 (N, H, W) or (N, H, W, 3), found {frames.dtype} {frames.shape}"
+        )
+    if not len(frames):
+        return np.zeros((0, channels, *frames.shape[1:3]), np.uint8)
+    if (frames.ndim == 3) != (channels == 1):
+        frames = np.stack([convert_channels(frame, channels) for frame in frames])
+    return frames[:, None] if channels == 1 else np.ascontiguousarray(frames.transpose(0, 3, 1, 2))
+
+
 def prepare_frames(frames: np.ndarray, size: tuple[int, int], channels: int) -> np.ndarray:
     """uint8 ``(N, H, W)`` or ``(N, H, W, 3)`` -> float32 ``(N, channels, height, width)`` in [0, 1]."""
     resized = _resize_frames(np.asarray(frames), size, channels)

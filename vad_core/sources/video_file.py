@@ -93,6 +93,14 @@ class VideoFileSource:
             self._position = -1  # unknown: force a seek next time
             return None
         self._position = index + 1
+        return self._in_clip_channels(image)
+
+    def _in_clip_channels(self, image: np.ndarray) -> np.ndarray:
+        """A decoded frame in the channels the clip was opened with (gray or RGB)."""
+        if self._channels == 1 and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
+            # what the general path below gives for a gray clip (BGR -> RGB -> gray converts the
+            # same values with the same weights), without testing each frame for colour
+            return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         return convert_channels(as_gray_or_rgb(image, self.path), self._channels)
 
     def __len__(self) -> int:
