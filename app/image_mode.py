@@ -55,10 +55,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.explain_jobs import ExplainTarget
 from app.jobs import limit_torch_threads, lower_thread_priority, model_lock
+from app.review_explainer import image_calibration
 from app.session import robust_max
 from app.settings import AppSettings
-from app.widgets.explain_panel import ExplainPanel, ExplainTarget, image_calibration
+from app.widgets.explain_panel import ExplainPanel
 from app.widgets.heatmap_controls import HeatmapControls
 from app.widgets.thumbnail_list import ThumbnailList
 from app.widgets.video_view import VideoView

@@ -216,7 +216,7 @@ class MainWindow(QMainWindow):
 
         self.labels = LabelsController(self)  # label band, Labels dock and menu, label keys, export
         self.triage_dock: QDockWidget | None = None
-        from app.widgets.explain_panel import ReviewExplainer
+        from app.review_explainer import ReviewExplainer
 
         self.explainer = ReviewExplainer(self)  # View > Explainability panel (a dock made when first shown)
         self.image_window: QMainWindow | None = None  # File > Open image dataset

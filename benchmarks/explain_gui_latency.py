@@ -68,7 +68,7 @@ def summary(name: str, seconds: float, late: list[float]) -> str:
 
 
 def target(args: argparse.Namespace):
-    from app.widgets.explain_panel import ExplainTarget
+    from app.explain_jobs import ExplainTarget
     from vad_core.sources.image_files import read_image
 
     if Path(args.checkpoint).is_file() and Path(args.image).is_file():

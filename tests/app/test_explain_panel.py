@@ -15,14 +15,12 @@ from explain_fixtures import tiny_setup
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
+from app import review_explainer
+from app.explain_jobs import ExplainTarget, drive
+from app.review_explainer import review_calibration
 from app.widgets import explain_panel
-from app.widgets.explain_panel import (
-    ExplainPanel,
-    ExplainTarget,
-    drive,
-    method_defaults,
-    review_calibration,
-)
+from app.widgets.explain_panel import ExplainPanel
+from app.widgets.explain_settings import method_defaults
 from vad_core.errors import Cancelled, ConfigError
 from vad_core.explain import Explanation
 from vad_core.image_mode import mask_outline
@@ -192,7 +190,7 @@ def test_e_lrp_is_not_applicable_to_a_clip_model_and_says_so(qtbot, panel):
         "clstm",
         "noise",
         12,
-        read=lambda: explain_panel.read_window(model, source, 12),
+        read=lambda: review_explainer.read_window(model, source, 12),
         title="frame 12",
     )
     panel.set_target(target)
@@ -209,7 +207,7 @@ def test_e_lrp_is_not_applicable_to_a_clip_model_and_says_so(qtbot, panel):
     panel.explain("counterfactual")  # the other methods explain the frame with its clip fixed
     qtbot.waitUntil(lambda: "counterfactual" in panel.results and not panel.busy, timeout=60_000)
     result = panel.results["counterfactual"]
-    _, position = explain_panel.read_window(model, source, 12)
+    _, position = review_explainer.read_window(model, source, 12)
     assert result.settings["frame"] == position and np.isfinite(result.heatmap).all()
 
 
