@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vad_core.device_resize import AreaResize, area_taps, shrinks
+from vad_core.device_resize import MAX_DEVICE_PIXELS, AreaResize, area_taps, resize_on_device, shrinks
 from vad_core.sources.preprocess import resize_frame
 
 CPU = torch.device("cpu")
@@ -84,6 +84,8 @@ def test_only_shrinks_are_resized_on_the_device() -> None:
     assert shrinks((240, 360), (128, 128))
     assert not shrinks((128, 128), (128, 128))  # nothing to do
     assert not shrinks((100, 400), (128, 128))  # grows in one direction: the host resizes
+    assert resize_on_device((1080, 1920), (128, 128)) and MAX_DEVICE_PIXELS == 1920 * 1080
+    assert not resize_on_device((2160, 3840), (128, 128))  # 4K: a batch would hold gigabytes
     with pytest.raises(ValueError, match="only shrinks"):
         AreaResize((64, 64), (128, 128), CPU)
     resize = AreaResize((64, 64), (32, 32), CPU)

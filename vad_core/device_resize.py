@@ -25,11 +25,22 @@ import math
 import numpy as np
 import torch
 
+#: Larger frames are resized on the host: a batch of them would hold gigabytes at their own size
+#: (a clip model's batch of 64 windows of 8 frames reads 512 frames), and such footage is bound by
+#: decoding anyway.
+MAX_DEVICE_PIXELS = 1920 * 1080
+
 
 def shrinks(frame_size: tuple[int, int], size: tuple[int, int]) -> bool:
     """Whether resizing ``frame_size`` to ``size`` (both height, width) is an area shrink that
     :class:`AreaResize` does: neither side grows, and the size changes."""
     return frame_size != size and frame_size[0] >= size[0] and frame_size[1] >= size[1]
+
+
+def resize_on_device(frame_size: tuple[int, int], size: tuple[int, int]) -> bool:
+    """Whether scoring on an accelerator ships frames of ``frame_size`` at their own size: an area
+    shrink of frames of at most :data:`MAX_DEVICE_PIXELS`."""
+    return shrinks(frame_size, size) and frame_size[0] * frame_size[1] <= MAX_DEVICE_PIXELS
 
 
 def area_taps(source: int, target: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,12 +95,11 @@ class AreaResize:
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         if tuple(frames.shape[-2:]) != self.frame_size:
             raise ValueError(f"expected frames of {self.frame_size}, found {tuple(frames.shape[-2:])}")
-        pixels = frames.float()
         if self._cells is not None:
-            return self._whole_cells(pixels)
+            return self._whole_cells(frames)
         across = None  # horizontal taps first, added in table order, as OpenCV does
-        for tap in range(self._columns.shape[1]):
-            term = pixels[..., self._columns[:, tap]] * self._column_weights[:, tap]
+        for tap in range(self._columns.shape[1]):  # gathered as uint8: float only at output width
+            term = frames[..., self._columns[:, tap]].float() * self._column_weights[:, tap]
             across = term if across is None else across + term
         assert across is not None
         down = None
@@ -99,12 +109,11 @@ class AreaResize:
         assert down is not None
         return torch.round(down).clamp_(0, 255).to(torch.uint8)
 
-    def _whole_cells(self, pixels: torch.Tensor) -> torch.Tensor:
+    def _whole_cells(self, frames: torch.Tensor) -> torch.Tensor:
         cell_height, cell_width = self._cells
         out_height, out_width = self.size
-        sums = pixels.reshape(*pixels.shape[:-2], out_height, cell_height, out_width, cell_width).sum(
-            dim=(-3, -1)
-        )
+        cells = frames.reshape(*frames.shape[:-2], out_height, cell_height, out_width, cell_width)
+        sums = cells.sum(dim=(-3, -1), dtype=torch.int32).float()  # whole numbers: exact in float32
         if (cell_height, cell_width) == (2, 2):
             rounded = torch.floor((sums + 2.0) / 4.0)
         else:

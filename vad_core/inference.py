@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from vad_core.device import free_cached_memory, is_out_of_memory, resolve_device
-from vad_core.device_resize import AreaResize, shrinks
+from vad_core.device_resize import AreaResize, resize_on_device
 from vad_core.errors import ConfigError
 from vad_core.inference_config import PREDICTION_MODES, InferenceConfig
 from vad_core.models.base import AnomalyModel, TemporalSpec
@@ -175,8 +175,8 @@ def _autocast(device: torch.device, amp: bool):
 
 class _FrameReader:
     """Reads source frames as uint8 ``(N, C, h, w)`` at model size, remembering the last block to
-    serve overlapping windows. With ``resize_on_device``, frames that shrink stay at their own size
-    (``(N, C, H, W)``) for the device to resize (:mod:`vad_core.device_resize`)."""
+    serve overlapping windows. With ``resize_on_device``, frames that shrink (up to 1920x1080) stay at
+    their own size (``(N, C, H, W)``) for the device to resize (:mod:`vad_core.device_resize`)."""
 
     def __init__(self, source: FrameSource, preprocess: Preprocess, resize_on_device: bool = False) -> None:
         self.source = source
@@ -189,7 +189,7 @@ class _FrameReader:
         if (
             self.resize_on_device
             and frames.dtype == np.uint8
-            and shrinks(frames.shape[1:3], self.preprocess.size)
+            and resize_on_device(frames.shape[1:3], self.preprocess.size)
         ):
             return channels_first_uint8(frames, self.preprocess.channels)
         return self.preprocess.to_uint8(frames)
