@@ -1297,11 +1297,19 @@ class MainWindow(QMainWindow):
             channels=1 if session.source is None or session.source.channels == 1 else 3,
             epochs=8 if demo_setup else 20,
             device=self.session.inference.device,
+            model_options=self._loaded_model_options(),
             parent=self,
         )
         dialog.modelReady.connect(self.load_checkpoint)
         self.train_dialog = dialog
         dialog.show()
+
+    def _loaded_model_options(self) -> dict[str, dict]:
+        """``{architecture: options}`` of the loaded model: retraining it keeps e.g. its width."""
+        checkpoint = self.session.checkpoint
+        if checkpoint is None or not checkpoint.config.options:
+            return {}
+        return {checkpoint.config.name: dict(checkpoint.config.options)}
 
     @staticmethod
     def _demo_training_choice() -> TrainingChoice:

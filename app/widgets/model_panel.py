@@ -123,6 +123,7 @@ class ModelPanel(QWidget):
         self.batch.valueChanged.connect(self.batchSizeChanged)
         settings.addRow("Batch size", self.batch)
         self.architecture = QComboBox()
+        self._loaded_architecture: str | None = None
         self.set_architectures(architectures)
         self.architecture.setToolTip("Registered architecture used by “Train on this footage…”")
         settings.addRow("Train as", self.architecture)
@@ -158,9 +159,10 @@ class ModelPanel(QWidget):
         current = self.architecture.currentText()
         self.architecture.clear()
         self.architecture.addItems(list(architectures))
-        preferred = current if current in architectures else "bcae1"
-        if preferred in architectures:
-            self.architecture.setCurrentText(preferred)
+        for preferred in (self._loaded_architecture, current, "bcae1"):
+            if preferred in architectures:
+                self.architecture.setCurrentText(preferred)
+                break
 
     def set_checkpoint_choices(self, choices: Sequence[tuple[str, str]], current: str | None = None) -> None:
         """``(label, path)`` pairs for the combo box; ``current`` (a path) is selected if listed."""
@@ -176,6 +178,10 @@ class ModelPanel(QWidget):
         rows = describe_checkpoint(checkpoint) if checkpoint is not None else {}
         for key, label in self.info_labels.items():
             label.setText(rows.get(key, "–"))
+        if checkpoint is not None:  # "Train as" follows the loaded model (the operator may change it)
+            self._loaded_architecture = checkpoint.config.name
+            if self.architecture.findText(checkpoint.config.name) >= 0:
+                self.architecture.setCurrentText(checkpoint.config.name)
         if checkpoint is not None and checkpoint.path is not None:
             index = self.checkpoints.findData(str(checkpoint.path))
             if index < 0:

@@ -21,6 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -81,6 +82,7 @@ class TrainDialog(QDialog):
         channels: int = 1,
         epochs: int = 10,
         device: str = "auto",
+        model_options: dict[str, dict[str, Any]] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -104,6 +106,13 @@ class TrainDialog(QDialog):
         if architecture in architectures:
             self.architecture.setCurrentText(architecture)
         form.addRow("Architecture", self.architecture)
+        # options of a loaded model of the chosen architecture (e.g. base_filters=16) are kept
+        self.model_options = dict(model_options or {})
+        self.options_label = QLabel()
+        self.options_label.setWordWrap(True)
+        form.addRow("Options", self.options_label)
+        self.architecture.currentTextChanged.connect(self._show_options)
+        self._show_options(self.architecture.currentText())
         self.size = QComboBox()
         for height, width in SIZES:
             self.size.addItem(f"{width}×{height}")
@@ -204,6 +213,14 @@ class TrainDialog(QDialog):
         index = self.frame_buttons.checkedId()
         return self.choices[index] if 0 <= index < len(self.choices) else None
 
+    def _show_options(self, architecture: str) -> None:
+        options = self.model_options.get(architecture)
+        if options:
+            text = ", ".join(f"{key}={value}" for key, value in sorted(options.items()))
+            self.options_label.setText(f"{text} (as the loaded model)")
+        else:
+            self.options_label.setText("the architecture's defaults")
+
     def input_size(self) -> tuple[int, int]:
         """The chosen model input ``(height, width)``."""
         return SIZES[max(0, self.size.currentIndex())]
@@ -215,7 +232,12 @@ class TrainDialog(QDialog):
         choice = self.selected_choice()
         frames = choice.frames if choice else 0
         return TrainConfig.for_model(
-            ModelConfig(self.architecture.currentText(), self.channels, self.input_size()),
+            ModelConfig(
+                self.architecture.currentText(),
+                self.channels,
+                self.input_size(),
+                options=dict(self.model_options.get(self.architecture.currentText(), {})),
+            ),
             max_epochs=self.epochs.value(),
             batch_size=self.batch.value(),
             device=self.device,

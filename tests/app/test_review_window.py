@@ -331,6 +331,28 @@ def test_train_on_this_footage_trains_and_loads_the_model(qtbot, wait_scored, wi
     wait_scored(window)
 
 
+def test_retraining_starts_from_the_loaded_models_architecture_and_options(
+    qtbot, wait_scored, window, demo_source
+):
+    """A loaded 16-filter U-Net is retrained as a 16-filter U-Net, not as the zoo's default width."""
+    from vad_core.resources import demo_model_path
+
+    window.open_source(demo_source, "demo-small")
+    assert window.load_checkpoint(demo_model_path("temporal"))  # the 16-filter U-Net
+    wait_scored(window)
+    assert window.model_panel.architecture_choice() == "unet_predictor"
+    window.session.mark_normal(0, 40)
+    window.open_train_dialog()
+    dialog = window.train_dialog
+    assert dialog.architecture.currentText() == "unet_predictor"
+    assert dialog.train_config().model.options["base_filters"] == 16
+    assert "base_filters=16" in dialog.options_label.text()
+    dialog.architecture.setCurrentText("bcae1")
+    assert dialog.train_config().model.options == {}
+    assert dialog.options_label.text() == "the architecture's defaults"
+    dialog.close()
+
+
 def test_dropping_a_frame_folder_opens_it(qtbot, window, tmp_path, demo_clip):
     import cv2
     from PySide6.QtCore import QMimeData, QUrl
