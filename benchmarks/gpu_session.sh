@@ -42,6 +42,8 @@ case "$step" in
     python3 benchmarks/train_experiments.py --data synthetic \
       --models unet_predictor:base_filters=32 unet_predictor:base_filters=16 --loss mse+gradient --strides 1 \
       --max-seconds "${SECONDS_PER_MODEL:-90}" --out /tmp/runs/synthetic ;;
+  throughput-bcae1)  # the model alone and the whole score_all path, BCAE1 only
+    python3 benchmarks/throughput.py --models bcae1 --device cuda --frames 20000 --seconds 5 ;;
   throughput-unet)
     python3 benchmarks/throughput.py --models unet_predictor --device cuda --frames 4000 --seconds 5 ;;
   explain-speed)
@@ -58,11 +60,14 @@ case "$step" in
     python3 benchmarks/batch_throughput.py $common --workers 1 --no-maps --decoders 15 ;;
   check-device-path)  # scores of the device-side path (reduction on the GPU, read-ahead) against the host path
     python3 benchmarks/device_path_check.py ;;
-  batch-resident)  # BCAE1 (decoding-bound) and the 64-filter U-Net (GPU-bound), with the decode-only ceiling
+  batch-resident)  # BCAE1 (light: decoding-bound at this size), one actor with 8 threads, then 4 and 8 actors
     install_wheels .carry/whl_ray
     common="--device cuda --clips ${CLIPS:-16} --frames ${FRAMES:-1000} --cpus 16"
     python3 benchmarks/batch_throughput.py $common --workers 1 --threads 8
-    python3 benchmarks/batch_throughput.py $common --workers 4 8 --gpus-per-task 0.125 --threads 2
+    python3 benchmarks/batch_throughput.py $common --workers 4 8 --gpus-per-task 0.125 --threads 2 ;;
+  batch-resident-unet)  # the 64-filter U-Net (GPU-bound); uncompressed footage (decoding nearly free)
+    install_wheels .carry/whl_ray
+    common="--device cuda --clips ${CLIPS:-16} --frames ${FRAMES:-1000} --cpus 16"
     python3 benchmarks/batch_throughput.py $common --model unet_predictor --workers 1 2 --gpus-per-task 0.5 --threads 4
     # uncompressed footage: decoding nearly free, so the scoring path itself is measured against the model
     python3 benchmarks/batch_throughput.py $common --codec raw --workers 1 4 --gpus-per-task 0.25 --threads 4 ;;
