@@ -49,6 +49,7 @@ class VideoFileSource:
         if not self._capture.isOpened():
             raise SourceError(path, "cannot open video (unknown format, missing codec or corrupt file)")
         self._position = 0
+        self._decoded: np.ndarray | None = None  # the decoder's reused buffer (bulk reads)
         ok, first = self._capture.read()
         if not ok or first is None:
             self._capture.release()
@@ -83,25 +84,37 @@ class VideoFileSource:
         self._position = count
         return max(count, 1)
 
-    def _decode_at(self, index: int) -> np.ndarray | None:
-        """Decode frame ``index`` (lock held by caller or during construction)."""
+    def _decode_at(self, index: int, into: np.ndarray | None = None) -> np.ndarray | None:
+        """Decode frame ``index`` (lock held by caller or during construction), into ``into``
+        when given (a frame-shaped uint8 array), else into a new array."""
         if index != self._position:
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, index)
             self._position = index
-        ok, image = self._capture.read()
+        # bulk reads decode into one reused buffer: a fresh 3-channel frame per read is an mmap,
+        # page faults and an munmap, which cost more than the copy on many-core machines
+        ok, image = self._capture.read(self._decoded) if into is not None else self._capture.read()
         if not ok or image is None:
             self._position = -1  # unknown: force a seek next time
             return None
         self._position = index + 1
-        return self._in_clip_channels(image)
+        if into is not None:
+            self._decoded = image
+        return self._in_clip_channels(image, into)
 
-    def _in_clip_channels(self, image: np.ndarray) -> np.ndarray:
-        """A decoded frame in the channels the clip was opened with (gray or RGB)."""
+    def _in_clip_channels(self, image: np.ndarray, into: np.ndarray | None = None) -> np.ndarray:
+        """A decoded frame in the channels the clip was opened with (gray or RGB), written to
+        ``into`` when given."""
         if self._channels == 1 and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
             # what the general path below gives for a gray clip (BGR -> RGB -> gray converts the
             # same values with the same weights), without testing each frame for colour
+            if into is not None and into.shape == image.shape[:2]:
+                return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY, dst=into)
             return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        return convert_channels(as_gray_or_rgb(image, self.path), self._channels)
+        converted = convert_channels(as_gray_or_rgb(image, self.path), self._channels)
+        if into is not None:
+            into[...] = converted
+            return into
+        return converted
 
     def __len__(self) -> int:
         return self._length
@@ -134,11 +147,18 @@ class VideoFileSource:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         start, stop = check_range(self, start, stop)
-        frames = [self.frame(i) for i in range(start, stop)]
-        if not frames:
-            height, width = self._size
-            return np.zeros((0, height, width) + (() if self._channels == 1 else (3,)), np.uint8)
-        return np.stack(frames)
+        height, width = self._size
+        out = np.empty((stop - start, height, width) + (() if self._channels == 1 else (3,)), np.uint8)
+        with self._lock:  # decoded straight into the result; random access (frame) keeps the cache
+            for row, index in enumerate(range(start, stop)):
+                cached = self._cache.get(index)
+                if cached is not None:
+                    out[row] = cached
+                elif self._decode_at(index, into=out[row]) is None:
+                    raise SourceError(
+                        self.path, f"frame {index} cannot be decoded (truncated or corrupt video)"
+                    )
+        return out
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for index in range(len(self)):
