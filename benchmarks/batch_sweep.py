@@ -6,7 +6,8 @@ ceilings; this only runs Ray layouts, so that many fit in one lease of the GPU m
     python benchmarks/batch_sweep.py --device cuda --model unet_predictor 1x4@2048 1x8@256 1x16@256
     python benchmarks/batch_sweep.py --clips 4 --frames 200 1x1@2048 2x1@128          # CPU
 
-A layout is ``ACTORSxTHREADS@CHUNK_FRAMES``; on CUDA each actor gets ``1 / ACTORS`` of the GPU.
+A layout is ``ACTORSxTHREADS@CHUNK_FRAMES[+DECODERS]``; on CUDA each actor gets ``1 / ACTORS`` of the
+GPU; ``+DECODERS`` adds that many one-CPU tasks that decode and resize for the actors (``--decoders``).
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ from vad_core.device import describe_device, resolve_device
 from vad_core.inference_config import InferenceConfig
 from vad_core.models import ModelConfig, build_model
 
-LAYOUT = re.compile(r"^(\d+)x(\d+)@(\d+)$")
+LAYOUT = re.compile(r"^(\d+)x(\d+)@(\d+)(?:\+(\d+))?$")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("layouts", nargs="+", help="ACTORSxTHREADS@CHUNK_FRAMES, e.g. 1x8@256")
+    parser.add_argument("layouts", nargs="+", help="ACTORSxTHREADS@CHUNK_FRAMES[+DECODERS], e.g. 1x8@256+12")
     parser.add_argument("--clips", type=int, default=16)
     parser.add_argument("--frames", type=int, default=1000, help="frames per clip")
     parser.add_argument("--footage-size", default="240x360")
@@ -53,7 +54,7 @@ def main() -> None:
         match = LAYOUT.match(text)
         if not match:
             parser.error(f"layout {text!r} is not ACTORSxTHREADS@CHUNK_FRAMES")
-        layouts.append(tuple(int(group) for group in match.groups()))
+        layouts.append(tuple(int(group or 0) for group in match.groups()))
 
     import ray
 
@@ -75,7 +76,7 @@ def main() -> None:
         )
         ray.init(num_cpus=args.cpus, include_dashboard=False, logging_level="warning")
         results = []
-        for run, (actors, threads, chunk) in enumerate(layouts):
+        for run, (actors, threads, chunk, decoders) in enumerate(layouts):
             began = time.perf_counter()
             summary = run_batch(
                 BatchConfig(
@@ -88,13 +89,15 @@ def main() -> None:
                     gpus_per_task=1.0 / actors if device.type == "cuda" else 0.0,
                     threads=threads if device.type == "cuda" else None,
                     chunk_frames=chunk,
+                    decoders=decoders,
                     progress=False,
                 )
             )
             rate = summary.scoring_frames_per_second
-            results.append((f"{actors}x{threads}@{chunk}", rate))
+            results.append((f"{actors}x{threads}@{chunk}" + (f"+{decoders}" if decoders else ""), rate))
             print(
-                f"  {actors} actors x {threads} threads, chunks of {chunk}: {rate:,.0f} frames/s steady "
+                f"  {actors} actors x {threads} threads, chunks of {chunk}, {decoders} decoders: "
+                f"{rate:,.0f} frames/s steady "
                 f"({summary.frames} frames, {time.perf_counter() - began:.1f} s with start-up)",
                 flush=True,
             )
