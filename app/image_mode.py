@@ -62,6 +62,7 @@ from app.session import robust_max
 from app.settings import AppSettings
 from app.widgets.explain_panel import ExplainPanel
 from app.widgets.heatmap_controls import HeatmapControls
+from app.widgets.map_tile import draw_contours
 from app.widgets.thumbnail_list import ThumbnailList
 from app.widgets.video_view import VideoView
 from app.workers import Progress, Worker, WorkerPool
@@ -570,7 +571,7 @@ class ImageModeWindow(QMainWindow):
         else:
             self.view.set_overlay(None)
         contours = self._contours(sample, size)
-        self._draw_outline(contours)
+        draw_contours(self.outline, contours)
         self._caption(index, sample)
         self.view.set_caption(
             f"<span style='color:{'#ef5350' if sample.anomalous else '#81c784'}'>■ {sample.defect_type}</span>"
@@ -586,18 +587,6 @@ class ImageModeWindow(QMainWindow):
         except VadError:
             return []
         return mask_outline(mask) if mask is not None else []
-
-    def _draw_outline(self, contours: Sequence[np.ndarray]) -> None:
-        if not contours:
-            self.outline.setData([], [])
-            return
-        xs, ys = [], []
-        for contour in contours:
-            points = np.asarray(contour, np.float64).reshape(-1, 2) + 0.5
-            points = np.vstack([points, points[:1]])
-            xs += [points[:, 0], [np.nan]]
-            ys += [points[:, 1], [np.nan]]
-        self.outline.setData(np.concatenate(xs), np.concatenate(ys))
 
     def _caption(self, index: int, sample: ImageSample) -> None:
         parts = [f"<b>{sample.defect_type}/{sample.path.name}</b>"]

@@ -145,6 +145,16 @@ def decode_only(
     return frames, time.perf_counter() - began
 
 
+def decode_ceilings(paths: list[Path], size: tuple[int, int], processes: int) -> tuple[float, float]:
+    """Print and return frames/s of decoding with and without the resize (``decode_only``)."""
+    rates = []
+    for resize, label in ((True, "decode + resize only"), (False, "decode only (a GPU resizes)")):
+        frames, seconds = decode_only(paths, size, processes, resize=resize)
+        rates.append(frames / seconds)
+        print(f"  {label}, {processes} processes: {rates[-1]:.0f} frames/s", flush=True)
+    return rates[0], rates[1]
+
+
 def model_only_throughput(
     checkpoint: Path, device: torch.device, batch: int, amp: bool, seconds: float
 ) -> float:
@@ -208,9 +218,7 @@ def main() -> None:
             flush=True,
         )
         if args.ceilings_only:
-            for resize, label in ((True, "decode + resize"), (False, "decode only (a GPU resizes)")):
-                frames, seconds = decode_only(paths, (args.model_size, args.model_size), cpus, resize=resize)
-                print(f"  {label}, {cpus} processes: {frames / seconds:.0f} frames/s", flush=True)
+            decode_ceilings(paths, (args.model_size, args.model_size), cpus)
             return
         if Path(args.model).suffix in (".safetensors", ".json"):
             checkpoint = Path(args.model)
@@ -229,14 +237,7 @@ def main() -> None:
             flush=True,
         )
         rows: list[tuple[str, str, float, float]] = []
-        frames, seconds = decode_only(paths, loaded.config.size, cpus)
-        resize_rate = frames / seconds
-        print(f"  decode + resize only, {cpus} processes: {resize_rate:.0f} frames/s", flush=True)
-        frames, seconds = decode_only(paths, loaded.config.size, cpus, resize=False)
-        decode_alone_rate = frames / seconds
-        print(
-            f"  decode only (a GPU resizes), {cpus} processes: {decode_alone_rate:.0f} frames/s", flush=True
-        )
+        resize_rate, decode_alone_rate = decode_ceilings(paths, loaded.config.size, cpus)
         # what the CPUs must do per frame: a GPU shrinks frames itself (vad_core/device_resize.py)
         decode_rate, decode_label = (
             (decode_alone_rate, "decode only")

@@ -69,6 +69,21 @@ def robust_peak(values: np.ndarray, signed: bool) -> float:
     return peak if peak > 0 else 1.0
 
 
+def draw_contours(curve: pg.PlotCurveItem, contours: Sequence[np.ndarray]) -> None:
+    """Show mask contours (``(N, 2)`` x, y pixel arrays) as closed outlines through pixel centres on
+    ``curve`` (a ``connect="finite"`` curve: NaN separates them); empty hides it."""
+    if not contours:
+        curve.setData([], [])
+        return
+    xs, ys = [], []
+    for contour in contours:
+        points = np.asarray(contour, np.float64).reshape(-1, 2) + 0.5
+        points = np.vstack([points, points[:1]])
+        xs += [points[:, 0], [np.nan]]
+        ys += [points[:, 1], [np.nan]]
+    curve.setData(np.concatenate(xs), np.concatenate(ys))
+
+
 class TileView(pg.GraphicsLayoutWidget):
     """The image view of a tile: small size hint (the grid decides), double-click resets the zoom."""
 
@@ -172,16 +187,7 @@ class MapTile(QFrame):
 
     def set_outline(self, contours: Sequence[np.ndarray]) -> None:
         """Draw the ground-truth mask contours (``(N, 2)`` x, y arrays); empty hides it."""
-        if not contours:
-            self.outline.setData([], [])
-            return
-        xs, ys = [], []
-        for contour in contours:
-            points = np.asarray(contour, np.float64).reshape(-1, 2) + 0.5
-            points = np.vstack([points, points[:1]])
-            xs += [points[:, 0], [np.nan]]
-            ys += [points[:, 1], [np.nan]]
-        self.outline.setData(np.concatenate(xs), np.concatenate(ys))
+        draw_contours(self.outline, contours)
 
     def set_boxes(self, boxes: Sequence[dict[str, Any]]) -> None:
         for item in self.boxes:

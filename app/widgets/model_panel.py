@@ -159,10 +159,14 @@ class ModelPanel(QWidget):
         current = self.architecture.currentText()
         self.architecture.clear()
         self.architecture.addItems(list(architectures))
+        self._select_architecture(current)
+
+    def _select_architecture(self, current: str) -> None:
+        """Select the loaded model's architecture, else ``current``, else BCAE1, whichever is listed first."""
         for preferred in (self._loaded_architecture, current, "bcae1"):
-            if preferred in architectures:
+            if preferred and self.architecture.findText(preferred) >= 0:
                 self.architecture.setCurrentText(preferred)
-                break
+                return
 
     def set_checkpoint_choices(self, choices: Sequence[tuple[str, str]], current: str | None = None) -> None:
         """``(label, path)`` pairs for the combo box; ``current`` (a path) is selected if listed."""
@@ -180,8 +184,7 @@ class ModelPanel(QWidget):
             label.setText(rows.get(key, "–"))
         if checkpoint is not None:  # "Train as" follows the loaded model (the operator may change it)
             self._loaded_architecture = checkpoint.config.name
-            if self.architecture.findText(checkpoint.config.name) >= 0:
-                self.architecture.setCurrentText(checkpoint.config.name)
+            self._select_architecture(self.architecture.currentText())
         if checkpoint is not None and checkpoint.path is not None:
             index = self.checkpoints.findData(str(checkpoint.path))
             if index < 0:
