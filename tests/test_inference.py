@@ -136,6 +136,42 @@ def test_device_side_scoring_and_read_ahead_give_the_cpu_path_scores(spec, monke
     np.testing.assert_array_equal(device_side.maps, plain.maps)
 
 
+class SmallMemoryPredictor(ShiftPredictor):
+    """Runs out of memory on batches of more than two windows, like a model on a small GPU."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(x) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return super().forward(x)
+
+
+@pytest.mark.parametrize("device_side", [False, True], ids=["host", "device-side"])
+def test_batches_halved_after_running_out_of_memory_score_every_frame_as_small_batches_do(
+    device_side, monkeypatch
+) -> None:
+    import vad_core.inference as inference
+
+    monkeypatch.setattr(inference, "_scores_on_device", lambda device: device_side)
+    frames = np.random.default_rng(6).integers(0, 256, (29, 40, 48), dtype=np.uint8)
+    notices: list[str] = []
+    chunks = list(
+        score_source(
+            SmallMemoryPredictor(),
+            ArraySource(frames),
+            InferenceConfig(batch_size=8, device="cpu"),
+            on_notice=notices.append,
+        )
+    )
+    expected = score_all(ShiftPredictor(), ArraySource(frames), InferenceConfig(batch_size=2, device="cpu"))
+    assert notices == [
+        "out of CPU memory: batch size halved to 4",
+        "out of CPU memory: batch size halved to 2",
+    ]
+    assert [c.start for c in chunks] == [0, *(c.stop for c in chunks[:-1])]
+    np.testing.assert_array_equal(np.concatenate([c.errors for c in chunks]), expected.errors)
+    np.testing.assert_array_equal(np.concatenate([c.maps for c in chunks]), expected.maps)
+
+
 @pytest.mark.parametrize(
     ("frame_shape", "channels"),
     [
