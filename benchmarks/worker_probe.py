@@ -94,6 +94,29 @@ def ray_rate(submit: Callable[[int], object], count: int, concurrency: int) -> f
     return frames / (time.perf_counter() - began)
 
 
+def cold_start(checkpoint: Path, inference: InferenceConfig, clip: Path, chunk_frames: int) -> ScoringWorker:
+    """Seconds a fresh worker takes to start and to score its first chunks, without and with warm-up."""
+    timings = {}
+    for warm_up in (False, True):
+        began = time.perf_counter()
+        worker = ScoringWorker(str(checkpoint), inference, threads=1, fps=None, warm_up=warm_up)
+        started = time.perf_counter() - began
+        chunks = chunk_plan(len(worker._open(str(clip), "video")), worker.model.spec, inference, chunk_frames)
+        calls = []
+        for chunk in chunks[:2]:
+            began = time.perf_counter()
+            frames_of(worker.score(_ChunkTask(clip.name, str(clip), "video", chunk)))
+            calls.append(time.perf_counter() - began)
+        timings[warm_up] = (started, *calls)
+    for warm_up, (started, first, second) in timings.items():
+        print(
+            f"fresh worker {'with' if warm_up else 'without'} warm-up: started in {started:.2f} s, "
+            f"first chunk {first:.3f} s, second {second:.3f} s",
+            flush=True,
+        )
+    return worker
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -120,11 +143,11 @@ def main() -> None:
         device = resolve_device(args.device)
         amp = device.type == "cuda"
         inference = InferenceConfig(batch_size=32, device=str(device), amp=amp, keep_maps=not args.no_maps)
+        probe = cold_start(checkpoint, inference, paths[0], args.chunk_frames)  # first: nothing warm yet
         alone = model_only_throughput(checkpoint, device, 32, amp, args.seconds)
         print(
             f"{args.model} on {device}, AMP {amp}, maps {not args.no_maps}: model alone {alone:,.0f} frames/s"
         )
-        probe = ScoringWorker(str(checkpoint), inference, threads=1, fps=None)
         spec, preprocess = probe.model.spec, probe.preprocess
         tasks = [
             _ChunkTask(path.name, str(path), "video", chunk)

@@ -344,3 +344,35 @@ def test_run_with_decoding_tasks_gives_the_index_of_a_plain_run(
         ResultsIndex.open(clean_results, readonly=True) as clean,
     ):
         assert comparable(index.rows()) == comparable(clean.rows())
+
+
+@pytest.mark.parametrize(
+    ("name", "channels"),
+    [("bcae1", 1), ("cgru_ae", 3), ("unet_predictor", 1)],
+    ids=["frame", "clip", "predict"],
+)
+def test_warming_a_worker_up_scores_blank_frames_and_leaves_its_scores_unchanged(
+    name, channels, archive, tmp_path
+) -> None:
+    """GPU workers score two blank batches as they start; any model kind and channel count must take it."""
+    from vad_core.batch.runner import ScoringWorker, _ChunkTask
+
+    torch.manual_seed(0)
+    options = {"base_filters": 8} if name == "unet_predictor" else {}
+    path = save_checkpoint(
+        build_model(ModelConfig(name, channels, (32, 32), options=options)), tmp_path / name
+    )
+    inference = InferenceConfig(batch_size=BATCH, device="cpu")
+    worker = ScoringWorker(str(path), inference, threads=1, fps=None)
+    clip = archive / "cam2" / "long.avi"
+    task = _ChunkTask("long", str(clip), "video", chunk_plan(203, worker.model.spec, inference, 32)[1])
+    cold = worker.score(task)
+    calls = []
+    forward = worker.model.forward
+    worker.model.forward = lambda *args, **kwargs: calls.append(len(args[0])) or forward(*args, **kwargs)
+    worker.warm_up()
+    assert calls[:2] == [BATCH, BATCH]  # full batches: the shape every chunk's batches have
+    worker.model.forward = forward
+    warm = worker.score(task)
+    assert np.array_equal(cold.scores.errors, warm.scores.errors)
+    assert np.array_equal(cold.scores.maps, warm.scores.maps)

@@ -213,7 +213,9 @@ class ScoringWorker:
     Plain Python, so it can be tested without Ray; ``run_batch`` wraps it with ``ray.remote``.
     """
 
-    def __init__(self, checkpoint: str, inference: InferenceConfig, threads: int, fps: float | None) -> None:
+    def __init__(
+        self, checkpoint: str, inference: InferenceConfig, threads: int, fps: float | None, warm_up: bool = True
+    ) -> None:
         import cv2
         import torch
 
@@ -233,6 +235,21 @@ class ScoringWorker:
         self.preprocess = self.checkpoint.preprocess
         self.fps = fps
         self._local = threading.local()  # one decoder per thread: threads never share a seek position
+        if warm_up and self.device.type != "cpu":
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Score two full batches of blank frames, so that the GPU's one-time set-up (cuDNN choosing
+        its algorithms for this batch shape, kernels loaded on first use) happens while the worker
+        starts, not in the first chunks of the archive."""
+        from vad_core.inference import score_source
+        from vad_core.sources import ArraySource
+
+        size, channels = self.preprocess.size, self.preprocess.channels
+        frames = 2 * self.inference.batch_size * self.model.spec.window
+        blank = np.zeros((frames, *size, 3) if channels == 3 else (frames, *size), np.uint8)
+        for _ in score_source(self.model, ArraySource(blank), self.inference, self.preprocess):
+            pass
 
     def ready(self) -> dict[str, Any]:
         """Where this worker runs and on what (the driver waits for this before sending work)."""
