@@ -71,6 +71,13 @@ case "$step" in
     python3 benchmarks/batch_throughput.py $common --model unet_predictor --workers 1 2 --gpus-per-task 0.5 --threads 4
     # uncompressed footage: decoding nearly free, so the scoring path itself is measured against the model
     python3 benchmarks/batch_throughput.py $common --codec raw --workers 1 4 --gpus-per-task 0.25 --threads 4 ;;
+  worker-probe)  # where a batch actor loses frames/s: decoding in its threads, warm-up, or Ray
+    install_wheels .carry/whl_ray
+    python3 benchmarks/worker_probe.py --device cuda --model unet_predictor --concurrency 1 2 --ray --cpus 16 ;;
+  batch-warm)  # workers warmed up at start; decoder tasks feed them; default chunks (2048) and 256
+    install_wheels .carry/whl_ray
+    python3 benchmarks/batch_sweep.py --device cuda --model unet_predictor 1x2@2048+14 1x1@2048+15 1x2@256+14 1x2@2048
+    python3 benchmarks/batch_sweep.py --device cuda --model bcae1 4x4@2048 1x2@2048+14 2x2@2048+12 ;;
   *) echo "unknown step $step"; exit 2 ;;
 esac
 done

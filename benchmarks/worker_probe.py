@@ -12,10 +12,9 @@ same clips cut into the same chunks, step by step towards what ``vad batch`` doe
 
 Every row is frames/s over all chunks, after one warm-up call; the model alone is the ceiling.
 
-    python benchmarks/worker_probe.py --device cuda --model unet_predictor --concurrency 1 2 4 --ray --compare-loops
+    python benchmarks/worker_probe.py --device cuda --model unet_predictor --concurrency 1 2 4 --ray
 
-``--compare-loops`` also measures each row with the loop as it was before results were pipelined
-(the host waited for every batch's results before preparing the next).
+It first times a fresh worker's start and first chunks, without and with its warm-up.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from pathlib import Path
 import torch
 from batch_throughput import make_footage, model_only_throughput
 
-import vad_core.inference
 from vad_core.batch.chunking import chunk_plan
 from vad_core.batch.runner import ScoringWorker, _ChunkTask, decode_chunk
 from vad_core.checkpoint import save_checkpoint
@@ -40,20 +38,8 @@ from vad_core.inference import InferenceConfig
 from vad_core.models import ModelConfig, build_model
 
 
-def use_pipeline(pipelined: bool) -> None:
-    """Score with the pipelined loop (results of batch k copied back while k + 1 computes) or, as
-    before it, waiting for each batch's results before preparing the next."""
-    if not pipelined:
-        vad_core.inference._pipelines = lambda device: False
-
-
 class CountingWorker(ScoringWorker):
-    """A worker whose calls return only how many frames they scored (in its own process, so it
-    is told which loop to use)."""
-
-    def __init__(self, *args, pipelined: bool = True) -> None:
-        use_pipeline(pipelined)
-        super().__init__(*args)
+    """A worker whose calls return only how many frames they scored."""
 
     def count_decoded(self, task: _ChunkTask, frames) -> int:
         outcome = self.score_decoded(task, frames)
@@ -129,9 +115,6 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2], help="chunks scored at once")
     parser.add_argument("--no-maps", action="store_true")
     parser.add_argument("--ray", action="store_true", help="also run the worker as a Ray actor")
-    parser.add_argument(
-        "--compare-loops", action="store_true", help="also run the loop that waits for each batch"
-    )
     parser.add_argument("--cpus", type=int, default=None, help="CPUs of the local Ray [all]")
     parser.add_argument("--seconds", type=float, default=5.0, help="model-only measurement time")
     args = parser.parse_args()
@@ -174,28 +157,22 @@ def main() -> None:
                 f"  {label:<34} {value:>8,.0f} frames/s = {value / alone:5.1%} of the model alone", flush=True
             )
 
-        loops = {"sync": False, "pipelined": True} if args.compare_loops else {"pipelined": True}
-        pipelines = vad_core.inference._pipelines
-        for loop, pipelined in loops.items():
-            vad_core.inference._pipelines = pipelines
-            use_pipeline(pipelined)
-            for concurrency in args.concurrency:
-                worker = ScoringWorker(str(checkpoint), inference, threads=1, fps=None)
-                report(
-                    f"{loop}: plain score x{concurrency}",
-                    rate([lambda t=t, w=worker: w.score(t) for t in tasks], concurrency),
-                )
-                report(
-                    f"{loop}: plain decoded x{concurrency}",
-                    rate(
-                        [
-                            lambda t=t, f=f, w=worker: w.score_decoded(t, f)
-                            for t, f in zip(tasks, decoded, strict=True)
-                        ],
-                        concurrency,
-                    ),
-                )
-        vad_core.inference._pipelines = pipelines
+        for concurrency in args.concurrency:
+            worker = ScoringWorker(str(checkpoint), inference, threads=1, fps=None)
+            report(
+                f"plain score x{concurrency}",
+                rate([lambda t=t, w=worker: w.score(t) for t in tasks], concurrency),
+            )
+            report(
+                f"plain decoded x{concurrency}",
+                rate(
+                    [
+                        lambda t=t, f=f, w=worker: w.score_decoded(t, f)
+                        for t, f in zip(tasks, decoded, strict=True)
+                    ],
+                    concurrency,
+                ),
+            )
         if not args.ray:
             return
         import ray
@@ -204,34 +181,33 @@ def main() -> None:
         try:
             stored = [ray.put(f) for f in decoded]
             gpus = 1 if device.type == "cuda" else 0
-            for loop, pipelined in loops.items():
-                for concurrency in args.concurrency:
-                    actor = (
-                        ray.remote(CountingWorker)
-                        .options(num_cpus=1, num_gpus=gpus, max_concurrency=concurrency)
-                        .remote(str(checkpoint), inference, 1, None, pipelined=pipelined)
-                    )
-                    report(
-                        f"{loop}: ray score x{concurrency}",
-                        ray_rate(lambda i, a=actor: a.score.remote(tasks[i]), len(tasks), concurrency),
-                    )
-                    report(
-                        f"{loop}: ray decoded x{concurrency}",
-                        ray_rate(
-                            lambda i, a=actor: a.score_decoded.remote(tasks[i], stored[i]),
-                            len(tasks),
-                            concurrency,
-                        ),
-                    )
-                    report(
-                        f"{loop}: ray decoded, count x{concurrency}",
-                        ray_rate(
-                            lambda i, a=actor: a.count_decoded.remote(tasks[i], stored[i]),
-                            len(tasks),
-                            concurrency,
-                        ),
-                    )
-                    ray.kill(actor)
+            for concurrency in args.concurrency:
+                actor = (
+                    ray.remote(CountingWorker)
+                    .options(num_cpus=1, num_gpus=gpus, max_concurrency=concurrency)
+                    .remote(str(checkpoint), inference, 1, None)
+                )
+                report(
+                    f"ray score x{concurrency}",
+                    ray_rate(lambda i, a=actor: a.score.remote(tasks[i]), len(tasks), concurrency),
+                )
+                report(
+                    f"ray decoded x{concurrency}",
+                    ray_rate(
+                        lambda i, a=actor: a.score_decoded.remote(tasks[i], stored[i]),
+                        len(tasks),
+                        concurrency,
+                    ),
+                )
+                report(
+                    f"ray decoded, count x{concurrency}",
+                    ray_rate(
+                        lambda i, a=actor: a.count_decoded.remote(tasks[i], stored[i]),
+                        len(tasks),
+                        concurrency,
+                    ),
+                )
+                ray.kill(actor)
         finally:
             ray.shutdown()
     finally:

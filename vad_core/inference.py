@@ -219,9 +219,8 @@ class _DeviceFrames:
         self.device = device
         self._resizers: dict[tuple[int, int], AreaResize] = {}
 
-    def __call__(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-        host = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(frames)
-        on_device = host.to(self.device, non_blocking=True)
+    def __call__(self, frames: np.ndarray) -> torch.Tensor:
+        on_device = torch.from_numpy(frames).to(self.device, non_blocking=True)
         frame_size = (int(frames.shape[-2]), int(frames.shape[-1]))
         if frame_size == self.size:
             return on_device
@@ -237,33 +236,26 @@ class _Batch:
     """The windows of one model call and the frames they read, uint8 at model size."""
 
     windows: list[Window]
-    frames: np.ndarray | torch.Tensor  # (F, C, h, w) uint8, the distinct frames of the windows in
-    # frame order (at their own size (F, C, H, W) when the device resizes; in pinned memory for CUDA)
+    frames: np.ndarray  # (F, C, h, w) uint8, the distinct frames of the windows in frame order
+    # (at their own size (F, C, H, W) when the device resizes)
     clip_index: np.ndarray  # (B, L): row in ``frames`` of each window's frames
 
 
-def _read_batch(
-    reader: _FrameReader, windows: list[Window], position: int, size: int, pin: bool = False
-) -> _Batch:
+def _read_batch(reader: _FrameReader, windows: list[Window], position: int, size: int) -> _Batch:
     batch = windows[position : position + size]
     frame_ids = sorted({i for window in batch for i in window.frames})
     lookup = {frame: row for row, frame in enumerate(frame_ids)}
     clip_index = np.array([[lookup[i] for i in window.frames] for window in batch], np.int64)
-    frames = reader.frames(frame_ids)
-    if pin:  # a copy from pinned memory does not wait for the work queued on the device
-        frames = torch.from_numpy(frames).pin_memory()
-    return _Batch(batch, frames, clip_index)
+    return _Batch(batch, reader.frames(frame_ids), clip_index)
 
 
 class _Prefetcher:
     """Reads the next batch in a background thread while the device computes the current one
-    (decoding and resizing release the GIL). Batches are asked for strictly in order. With ``pin``,
-    batches come in pinned memory (CUDA), so that sending them overlaps the device's work."""
+    (decoding and resizing release the GIL). Batches are asked for strictly in order."""
 
-    def __init__(self, reader: _FrameReader, windows: list[Window], enabled: bool, pin: bool = False) -> None:
+    def __init__(self, reader: _FrameReader, windows: list[Window], enabled: bool) -> None:
         self.reader = reader
         self.windows = windows
-        self.pin = pin
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="vad-read") if enabled else None
         self._pending: tuple[tuple[int, int], Future] | None = None
 
@@ -274,11 +266,11 @@ class _Prefetcher:
             batch = future.result()  # also: the reader is never used by two threads at once
             if key == (position, size):
                 return batch
-        return _read_batch(self.reader, self.windows, position, size, self.pin)
+        return _read_batch(self.reader, self.windows, position, size)
 
     def ask(self, position: int, size: int) -> None:
         if self._pool is not None and self._pending is None and position < len(self.windows):
-            future = self._pool.submit(_read_batch, self.reader, self.windows, position, size, self.pin)
+            future = self._pool.submit(_read_batch, self.reader, self.windows, position, size)
             self._pending = ((position, size), future)
 
     def close(self) -> None:
@@ -295,12 +287,6 @@ def _scores_on_device(device: torch.device) -> bool:
     return device.type != "cpu"
 
 
-def _pipelines(device: torch.device) -> bool:
-    """Whether batch k's results come back while batch k + 1 computes (CUDA: pinned memory and an
-    event per batch, see ``_Launched``), instead of the host waiting for each batch in turn."""
-    return device.type == "cuda"
-
-
 def score_source(
     model: AnomalyModel,
     source: FrameSource,
@@ -313,9 +299,7 @@ def score_source(
     Frames travel to the device as uint8, once per batch however many windows read them. On
     accelerators they travel at their own size and are shrunk there (exactly as on the host), the
     error maps are reduced on the device, and the next batch is decoded while the device computes,
-    so the CPU only decodes and only per-frame errors and float16 maps come back. On CUDA, frames go
-    up from pinned memory and results come back into it without waiting: a batch's chunk is yielded
-    once the next batch is queued, so the device never idles while Python prepares a batch.
+    so the CPU only decodes and only per-frame errors and float16 maps come back.
     """
     from vad_core.scoring.frame_error import reduce_error_maps, reduce_error_maps_torch
 
@@ -329,23 +313,21 @@ def score_source(
     spec = model.spec
     windows = plan_windows(len(source), spec, config.prediction)
     device_side = _scores_on_device(device)
-    pipelined = device_side and _pipelines(device)
     reader = _FrameReader(source, preprocess, resize_on_device=device_side)
-    prefetcher = _Prefetcher(reader, windows, enabled=device_side, pin=pipelined)
+    prefetcher = _Prefetcher(reader, windows, enabled=device_side)
     to_device = _DeviceFrames(preprocess.size, device)
     unit_scale = torch.from_numpy(UNIT_SCALE).to(device)
     batch_size = config.batch_size
     position = 0
-    pad_prefix = spec.mode == "predict"
+    pending_prefix = spec.mode == "predict"
     total = len(source)
-    previous: _Launched | None = None
     try:
         while position < len(windows):
             batch = prefetcher.get(position, batch_size)
             prefetcher.ask(position + len(batch.windows), batch_size)
             out_rows = [b for b, window in enumerate(batch.windows) for _ in window.targets]
             out_positions = [pos for window in batch.windows for pos, _ in window.targets]
-            first_frame = next(frame for window in batch.windows for _, frame in window.targets)
+            chunk_frames = [frame for window in batch.windows for _, frame in window.targets]
             try:
                 with torch.inference_mode(), _autocast(device, config.amp):
                     frames = to_device(batch.frames)
@@ -361,17 +343,13 @@ def score_source(
                     selected = maps[out_rows, out_positions]  # (n, H, W), one map per scored frame
                     if device_side:
                         errors = reduce_error_maps_torch(selected, config.reduction, config.patch).float()
-                        launched = _Launched.send(
-                            first_frame, errors, selected.half() if config.keep_maps else None, pipelined
-                        )
+                        errors = errors.cpu().numpy()
+                        stacked = selected.half().cpu().numpy() if config.keep_maps else None
                     else:
                         stacked = selected.cpu().numpy()
                         errors = reduce_error_maps(stacked, how=config.reduction, patch=config.patch)
-                        launched = _Launched(
-                            first_frame,
-                            errors.astype(np.float32),
-                            stacked.astype(np.float16) if config.keep_maps else None,
-                        )
+                        errors = errors.astype(np.float32)
+                        stacked = stacked.astype(np.float16) if config.keep_maps else None
             except Exception as error:  # noqa: BLE001 - only OOM is handled, the rest re-raised
                 if not is_out_of_memory(error) or batch_size == 1:
                     raise
@@ -381,59 +359,18 @@ def score_source(
                 if on_notice:
                     on_notice(notice)
                 continue
+            start = chunk_frames[0]
+            if pending_prefix and start > 0:  # predictors: the first S frames copy the first prediction
+                prefix = start
+                errors = np.concatenate([np.repeat(errors[:1], prefix), errors])
+                if stacked is not None:
+                    stacked = np.concatenate([np.repeat(stacked[:1], prefix, axis=0), stacked])
+                start = 0
+            pending_prefix = False
             position += len(batch.windows)
-            if previous is not None:
-                yield previous.receive(total, pad_prefix)
-                pad_prefix = False
-            previous = launched
-        if previous is not None:
-            yield previous.receive(total, pad_prefix)
+            yield ScoredChunk(start=start, errors=errors, maps=stacked, total=total)
     finally:
         prefetcher.close()
-
-
-@dataclass
-class _Launched:
-    """One batch's per-frame errors and float16 maps, on their way to the host.
-
-    On CUDA they are copied into pinned memory without waiting (``send``), and ``score_source``
-    waits for them (``receive``) only after it has queued the next batch: the device never idles
-    while Python prepares a batch. Elsewhere they arrive as numpy arrays.
-    """
-
-    start: int  # the first frame they score
-    errors: np.ndarray | torch.Tensor
-    maps: np.ndarray | torch.Tensor | None
-    arrived: torch.cuda.Event | None = None
-
-    @classmethod
-    def send(cls, start: int, errors: torch.Tensor, maps: torch.Tensor | None, pipelined: bool) -> _Launched:
-        if not pipelined:
-            return cls(start, errors.cpu().numpy(), None if maps is None else maps.cpu().numpy())
-
-        def copy(tensor: torch.Tensor) -> torch.Tensor:
-            host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
-            return host.copy_(tensor, non_blocking=True)
-
-        launched = cls(start, copy(errors), None if maps is None else copy(maps), torch.cuda.Event())
-        launched.arrived.record()
-        return launched
-
-    def receive(self, total: int, pad_prefix: bool) -> ScoredChunk:
-        """The ``ScoredChunk``; with ``pad_prefix`` (a predictor's first batch), frames before the first
-        predicted one copy its score and map."""
-        if self.arrived is not None:
-            self.arrived.synchronize()
-        # copies: pinned blocks go back to torch's cache, and callers may keep the arrays
-        errors = self.errors.numpy().copy() if isinstance(self.errors, torch.Tensor) else self.errors
-        maps = self.maps.numpy().copy() if isinstance(self.maps, torch.Tensor) else self.maps
-        start = self.start
-        if pad_prefix and start > 0:
-            errors = np.concatenate([np.repeat(errors[:1], start), errors])
-            if maps is not None:
-                maps = np.concatenate([np.repeat(maps[:1], start, axis=0), maps])
-            start = 0
-        return ScoredChunk(start=start, errors=errors, maps=maps, total=total)
 
 
 def score_all(
