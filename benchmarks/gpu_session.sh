@@ -78,6 +78,11 @@ case "$step" in
     install_wheels .carry/whl_ray
     python3 benchmarks/batch_sweep.py --device cuda --model unet_predictor 1x2@2048+14 1x1@2048+15 1x2@256+14 1x2@2048
     python3 benchmarks/batch_sweep.py --device cuda --model bcae1 4x4@2048 1x2@2048+14 2x2@2048+12 ;;
+  decoder-count)  # next: how many decoder tasks feed the U-Net actor without taking its cores (64 clips)
+    install_wheels .carry/whl_ray
+    python3 benchmarks/decoder_threads.py --cpus 14 --rounds 3
+    python3 benchmarks/batch_sweep.py --device cuda --model unet_predictor --clips 64 \
+      1x4@2048 1x2@2048+4 1x2@2048+6 1x2@2048+8 1x4@2048+4 ;;
   *) echo "unknown step $step"; exit 2 ;;
 esac
 done

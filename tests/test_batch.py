@@ -376,3 +376,19 @@ def test_warming_a_worker_up_scores_blank_frames_and_leaves_its_scores_unchanged
     warm = worker.score(task)
     assert np.array_equal(cold.scores.errors, warm.scores.errors)
     assert np.array_equal(cold.scores.maps, warm.scores.maps)
+
+
+def test_a_decoding_task_uses_one_opencv_thread_like_the_one_cpu_it_holds(archive) -> None:
+    """Ray tasks get OMP_NUM_THREADS=1, which OpenCV's own pool ignores: decode_chunk sets it."""
+    import cv2
+
+    from vad_core.batch.runner import decode_chunk
+
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(4)
+        frames = decode_chunk(str(archive / "cam2" / "long.avi"), "video", 0, 10, (32, 32), 1, None)
+        assert frames.shape == (10, 32, 32)
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(before)

@@ -214,7 +214,12 @@ class ScoringWorker:
     """
 
     def __init__(
-        self, checkpoint: str, inference: InferenceConfig, threads: int, fps: float | None, warm_up: bool = True
+        self,
+        checkpoint: str,
+        inference: InferenceConfig,
+        threads: int,
+        fps: float | None,
+        warm_up: bool = True,
     ) -> None:
         import cv2
         import torch
@@ -340,12 +345,17 @@ def decode_chunk(
     before scaling to [0, 1], so an actor scoring them gets bit-identical input), or ``(reason, kind)``.
 
     Run as a Ray task on a CPU next to GPU actors (``BatchConfig.decoders``): decoding and resizing,
-    not the model, bound GPU archive scoring.
+    not the model, bound GPU archive scoring. It uses one OpenCV thread, as the one CPU it holds.
     """
+    import cv2
+
     from vad_core.sources import FrameFolderSource, VideoFileSource
     from vad_core.sources.image_files import convert_channels
     from vad_core.sources.preprocess import resize_frame
 
+    # Ray sets OMP_NUM_THREADS=1 for the task, but OpenCV's pool ignores it and keeps one thread per
+    # core of the machine in every decoding process, all competing with the GPU actor's threads.
+    cv2.setNumThreads(1)
     try:
         source = FrameFolderSource(path, fps=fps or 25.0) if kind == "frames" else VideoFileSource(path)
         try:
