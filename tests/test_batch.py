@@ -371,7 +371,7 @@ def test_warming_a_worker_up_scores_blank_frames_and_leaves_its_scores_unchanged
     forward = worker.model.forward
     worker.model.forward = lambda *args, **kwargs: calls.append(len(args[0])) or forward(*args, **kwargs)
     worker.warm_up()
-    assert calls[:2] == [BATCH, BATCH]  # full batches: the shape every chunk's batches have
+    assert calls == [BATCH, BATCH]  # two full batches: the shape every chunk's batches have
     worker.model.forward = forward
     warm = worker.score(task)
     assert np.array_equal(cold.scores.errors, warm.scores.errors)

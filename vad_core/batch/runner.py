@@ -251,10 +251,12 @@ class ScoringWorker:
         from vad_core.sources import ArraySource
 
         size, channels = self.preprocess.size, self.preprocess.channels
-        frames = 2 * self.inference.batch_size * self.model.spec.window
+        frames = 2 * self.inference.batch_size * self.model.spec.window  # enough for two full batches
         blank = np.zeros((frames, *size, 3) if channels == 3 else (frames, *size), np.uint8)
-        for _ in score_source(self.model, ArraySource(blank), self.inference, self.preprocess):
+        batches = score_source(self.model, ArraySource(blank), self.inference, self.preprocess)
+        for _ in zip(range(2), batches, strict=False):
             pass
+        batches.close()
 
     def ready(self) -> dict[str, Any]:
         """Where this worker runs and on what (the driver waits for this before sending work)."""
