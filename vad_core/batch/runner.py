@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -254,7 +255,7 @@ class ScoringWorker:
         frames = 2 * self.inference.batch_size * self.model.spec.window  # enough for two full batches
         blank = np.zeros((frames, *size, 3) if channels == 3 else (frames, *size), np.uint8)
         batches = score_source(self.model, ArraySource(blank), self.inference, self.preprocess)
-        for _ in zip(range(2), batches, strict=False):
+        for _ in itertools.islice(batches, 2):
             pass
         batches.close()
 
