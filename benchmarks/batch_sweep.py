@@ -5,6 +5,9 @@ ceilings; this only runs Ray layouts, so that many fit in one lease of the GPU m
 
     python benchmarks/batch_sweep.py --device cuda --model unet_predictor 1x4@2048 1x8@256 1x16@256
     python benchmarks/batch_sweep.py --clips 4 --frames 200 1x1@2048 2x1@128          # CPU
+    python benchmarks/batch_sweep.py --device cuda --model unet_predictor 1x4@2048 --batch 32 128
+
+Every layout runs at each ``--batch`` size; on CUDA the model alone is measured at each size too.
 
 A layout is ``ACTORSxTHREADS@CHUNK_FRAMES[+DECODERS]``; on CUDA each actor gets ``1 / ACTORS`` of the
 GPU; ``+DECODERS`` adds that many one-CPU tasks that decode and resize for the actors (``--decoders``).
@@ -13,6 +16,7 @@ GPU; ``+DECODERS`` adds that many one-CPU tasks that decode and resize for the a
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import shutil
@@ -43,7 +47,16 @@ def main() -> None:
     parser.add_argument("--codec", choices=("mjpg", "raw"), default="mjpg")
     parser.add_argument("--model", default="bcae1", help="architecture of an untrained model")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument(
+        "--batch", type=int, nargs="+", default=[32], help="batch sizes; every layout runs at each"
+    )
+    parser.add_argument(
+        "--graphs",
+        nargs="+",
+        choices=("on", "off"),
+        default=["on"],
+        help="CUDA graphs; every layout runs with each",
+    )
     parser.add_argument("--no-amp", action="store_true")
     parser.add_argument("--no-maps", action="store_true")
     parser.add_argument("--cpus", type=int, default=os.cpu_count())
@@ -66,47 +79,58 @@ def main() -> None:
         make_footage(work / "footage", args.clips, args.frames, (height, width), codec=args.codec)
         torch.manual_seed(0)
         checkpoint = save_checkpoint(build_model(ModelConfig(args.model, 1, (128, 128))), work / args.model)
-        inference = InferenceConfig(
-            batch_size=args.batch, device=str(device), amp=amp, keep_maps=not args.no_maps
-        )
         print(
             f"footage: {args.clips} x {args.frames} frames {height}x{width} {args.codec}; {args.model} 128x128, "
-            f"batch {args.batch}, {describe_device(device)}{', AMP bf16' if amp else ''}; {args.cpus} CPUs",
+            f"{describe_device(device)}{', AMP bf16' if amp else ''}; {args.cpus} CPUs",
             flush=True,
         )
         ray.init(num_cpus=args.cpus, include_dashboard=False, logging_level="warning")
         results = []
-        for run, (actors, threads, chunk, decoders) in enumerate(layouts):
-            began = time.perf_counter()
-            summary = run_batch(
-                BatchConfig(
-                    root=work / "footage",
-                    checkpoint=checkpoint,
-                    results=work / f"run{run}",
-                    inference=inference,
-                    workers=actors,
-                    cpus_per_worker=None if device.type == "cuda" else max(1, args.cpus // actors),
-                    gpus_per_task=1.0 / actors if device.type == "cuda" else 0.0,
-                    threads=threads if device.type == "cuda" else None,
-                    chunk_frames=chunk,
-                    decoders=decoders,
-                    progress=False,
+        for batch, graphs in itertools.product(args.batch, args.graphs):
+            inference = InferenceConfig(
+                batch_size=batch,
+                device=str(device),
+                amp=amp,
+                keep_maps=not args.no_maps,
+                cuda_graphs=graphs == "on",
+            )
+            for actors, threads, chunk, decoders in layouts:
+                began = time.perf_counter()
+                summary = run_batch(
+                    BatchConfig(
+                        root=work / "footage",
+                        checkpoint=checkpoint,
+                        results=work / f"run{len(results)}",
+                        inference=inference,
+                        workers=actors,
+                        cpus_per_worker=None if device.type == "cuda" else max(1, args.cpus // actors),
+                        gpus_per_task=1.0 / actors if device.type == "cuda" else 0.0,
+                        threads=threads if device.type == "cuda" else None,
+                        chunk_frames=chunk,
+                        decoders=decoders,
+                        progress=False,
+                    )
                 )
-            )
-            rate = summary.scoring_frames_per_second
-            results.append((f"{actors}x{threads}@{chunk}" + (f"+{decoders}" if decoders else ""), rate))
-            print(
-                f"  {actors} actors x {threads} threads, chunks of {chunk}, {decoders} decoders: "
-                f"{rate:,.0f} frames/s steady "
-                f"({summary.frames} frames, {time.perf_counter() - began:.1f} s with start-up)",
-                flush=True,
-            )
+                rate = summary.scoring_frames_per_second
+                name = (
+                    f"{actors}x{threads}@{chunk}"
+                    + (f"+{decoders}" if decoders else "")
+                    + f", graphs {graphs}"
+                )
+                results.append((batch, name, rate))
+                print(
+                    f"  batch {batch}, graphs {graphs}: {actors} actors x {threads} threads, chunks of {chunk}, {decoders} decoders: "
+                    f"{rate:,.0f} frames/s steady "
+                    f"({summary.frames} frames, {time.perf_counter() - began:.1f} s with start-up)",
+                    flush=True,
+                )
         ray.shutdown()
         if device.type == "cuda":
-            alone = model_only_throughput(checkpoint, device, args.batch, amp, args.seconds)
-            print(f"model only (zoo benchmark): {alone:,.0f} frames/s")
-            for name, rate in results:
-                print(f"  {name:<12} {rate:>8,.0f} frames/s = {rate / alone:.0%} of the model alone")
+            for batch in args.batch:
+                alone = model_only_throughput(checkpoint, device, batch, amp, args.seconds)
+                print(f"batch {batch}: model only (zoo benchmark): {alone:,.0f} frames/s")
+                for _, name, rate in (row for row in results if row[0] == batch):
+                    print(f"  {name:<22} {rate:>8,.0f} frames/s = {rate / alone:.0%} of the model alone")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -83,6 +83,16 @@ case "$step" in
     python3 benchmarks/decoder_threads.py --cpus 14 --rounds 3
     python3 benchmarks/batch_sweep.py --device cuda --model unet_predictor --clips 64 \
       1x4@2048 1x2@2048+4 1x2@2048+6 1x2@2048+8 1x4@2048+4 ;;
+  batch-size)  # the U-Net at batch 32, 128 and 256 (the model alone at each): fewer, larger kernel launches
+    install_wheels .carry/whl_ray
+    python3 benchmarks/batch_sweep.py --device cuda --model unet_predictor --clips 64 --seconds 3 \
+      1x4@2048 1x2@2048+6 --batch 32 128 256 ;;
+  graphs-check)  # CUDA graphs: scores equal to eager for every model, and the speed-up
+    python3 benchmarks/cuda_graph_check.py --batch 32 128 ;;
+  graphs-sweep)  # the U-Net in vad batch at batch 32 and 128, graphs off and on (64 clips)
+    install_wheels .carry/whl_ray
+    python3 benchmarks/batch_sweep.py --device cuda --model unet_predictor --clips 64 --seconds 3 \
+      1x4@2048 1x2@2048+6 --batch 32 128 --graphs off on ;;
   *) echo "unknown step $step"; exit 2 ;;
 esac
 done

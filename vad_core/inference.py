@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from vad_core.cuda_graphs import graphs_for
 from vad_core.device import free_cached_memory, is_out_of_memory, resolve_device
 from vad_core.device_resize import AreaResize, resize_on_device
 from vad_core.errors import ConfigError
@@ -167,9 +168,9 @@ def _predict(
     return model(inputs), target
 
 
-def _autocast(device: torch.device, amp: bool):
+def _autocast(device: torch.device, amp: bool, cache: bool = True):
     if amp and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=cache)
     return nullcontext()
 
 
@@ -287,6 +288,11 @@ def _scores_on_device(device: torch.device) -> bool:
     return device.type != "cpu"
 
 
+def _records_graphs(device: torch.device, config: InferenceConfig) -> bool:
+    """Whether full batches replay a recorded CUDA graph (:mod:`vad_core.cuda_graphs`)."""
+    return device.type == "cuda" and config.cuda_graphs
+
+
 def score_source(
     model: AnomalyModel,
     source: FrameSource,
@@ -318,6 +324,23 @@ def score_source(
     to_device = _DeviceFrames(preprocess.size, device)
     unit_scale = torch.from_numpy(UNIT_SCALE).to(device)
     batch_size = config.batch_size
+    channels_last = _prefers_channels_last(model)
+
+    def error_maps(clip_tensor: torch.Tensor) -> torch.Tensor:
+        """Per-pixel error maps ``(B, T, h, w)`` float32 of a batch of windows ``(B, L, C, h, w)``."""
+        inputs, target = model.split(clip_tensor)
+        if inputs.dim() == 4 and channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        output, target = _predict(model, inputs, target, config.prediction)
+        maps = pixel_errors(output, target, config.error).float()
+        return maps[:, None] if maps.dim() == 3 else maps  # frame models: (B, H, W) -> (B, 1, H, W)
+
+    def graphed_error_maps(clip_tensor: torch.Tensor) -> torch.Tensor:
+        with _autocast(device, config.amp, cache=False):  # a graph cannot keep autocast's weight cache
+            return error_maps(clip_tensor)
+
+    graphs = graphs_for(model) if _records_graphs(device, config) else None
+    graph_key = ("error_maps", config.error, config.prediction, config.amp)
     position = 0
     pending_prefix = spec.mode == "predict"
     total = len(source)
@@ -333,13 +356,11 @@ def score_source(
                     frames = to_device(batch.frames)
                     clip_index = torch.from_numpy(batch.clip_index).to(device, non_blocking=True)
                     clip_tensor = unit_scale[frames.long()][clip_index]  # (B, L, C, h, w) float32
-                    inputs, target = model.split(clip_tensor)
-                    if inputs.dim() == 4 and _prefers_channels_last(model):
-                        inputs = inputs.contiguous(memory_format=torch.channels_last)
-                    output, target = _predict(model, inputs, target, config.prediction)
-                    maps = pixel_errors(output, target, config.error).float()
-                    if maps.dim() == 3:  # frame models: (B, H, W) -> (B, 1, H, W)
-                        maps = maps[:, None]
+                    if graphs is None:
+                        maps = error_maps(clip_tensor)
+                    else:  # full batches replay a recorded graph; tails run eagerly
+                        full = len(batch.windows) == batch_size
+                        maps = graphs.run(graph_key, graphed_error_maps, clip_tensor, capture=full)
                     selected = maps[out_rows, out_positions]  # (n, H, W), one map per scored frame
                     if device_side:
                         errors = reduce_error_maps_torch(selected, config.reduction, config.patch).float()

@@ -26,6 +26,7 @@ class InferenceConfig:
     patch: int = 16
     keep_maps: bool = True
     prediction: str = "next"  # predictors: score each frame by its one-step-ahead prediction, or "block"
+    cuda_graphs: bool = True  # on CUDA, full batches replay a recorded graph (vad_core.cuda_graphs)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
