@@ -54,7 +54,7 @@ def main() -> None:
         "--graphs",
         nargs="+",
         choices=("on", "off"),
-        default=["on"],
+        default=["off"],
         help="CUDA graphs; every layout runs with each",
     )
     parser.add_argument("--no-amp", action="store_true")

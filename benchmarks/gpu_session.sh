@@ -88,11 +88,21 @@ case "$step" in
     python3 benchmarks/batch_sweep.py --device cuda --model unet_predictor --clips 64 --seconds 3 \
       1x4@2048 1x2@2048+6 --batch 32 128 256 ;;
   graphs-check)  # CUDA graphs: scores equal to eager for every model, and the speed-up
-    python3 benchmarks/cuda_graph_check.py --batch 32 128 ;;
+    python3 benchmarks/cuda_graph_check.py --batch 32 128 --frames 800 --seconds 2 ;;
   graphs-sweep)  # the U-Net in vad batch at batch 32 and 128, graphs off and on (64 clips)
     install_wheels .carry/whl_ray
     python3 benchmarks/batch_sweep.py --device cuda --model unet_predictor --clips 64 --seconds 3 \
-      1x4@2048 1x2@2048+6 --batch 32 128 --graphs off on ;;
+      1x4@2048 1x2@2048+6 --batch 32 128 --graphs on off ;;
+  graphs-streams)  # after: one recording at a time, a CUDA stream per scoring thread (batch 128, 64 clips)
+    python3 benchmarks/cuda_graph_check.py --models bcae1 cgru_ae unet_predictor --batch 128 --frames 800 \
+      --alone unet_predictor --seconds 2
+    install_wheels .carry/whl_ray
+    python3 benchmarks/batch_sweep.py --device cuda --model unet_predictor --clips 64 --seconds 3 \
+      1x2@2048+6 1x4@2048+6 --batch 128 --graphs on off ;;
+  streams-batches)  # a CUDA stream per scoring thread, graphs off: batch 32, 64 and 128 (64 clips)
+    install_wheels .carry/whl_ray
+    python3 benchmarks/batch_sweep.py --device cuda --model unet_predictor --clips 64 --seconds 3 \
+      1x2@2048+6 --batch ${BATCHES:-32 64 128} ;;  # word-split on purpose
   *) echo "unknown step $step"; exit 2 ;;
 esac
 done

@@ -6,6 +6,7 @@ Ray is started once for the whole session (``ray_address``, 2 CPUs); the tests t
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -392,3 +393,15 @@ def test_a_decoding_task_uses_one_opencv_thread_like_the_one_cpu_it_holds(archiv
         assert cv2.getNumThreads() == 1
     finally:
         cv2.setNumThreads(before)
+
+
+def test_a_worker_scoring_from_several_threads_turns_cuda_graphs_off(checkpoint, caplog) -> None:
+    from vad_core.batch.runner import ScoringWorker
+
+    asked = InferenceConfig(batch_size=8, device="cpu", cuda_graphs=True)
+    with caplog.at_level(logging.WARNING, logger="vad_core.batch.runner"):
+        one_thread = ScoringWorker(str(checkpoint), asked, threads=1, fps=None)
+        four_threads = ScoringWorker(str(checkpoint), asked, threads=4, fps=None)
+    assert one_thread.inference.cuda_graphs is True
+    assert four_threads.inference.cuda_graphs is False
+    assert "CUDA graphs are off: this worker scores from 4 threads" in caplog.text

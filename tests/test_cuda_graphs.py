@@ -69,6 +69,17 @@ def test_each_key_shape_and_thread_has_its_own_graph(fake_capture) -> None:
     assert len(graphs) == 4
 
 
+def test_graphs_of_threads_that_ended_are_dropped_at_the_next_recording(fake_capture) -> None:
+    graphs = GraphedSteps(torch.nn.Linear(2, 2))
+    for _ in range(3):  # e.g. three scoring jobs of the GUI, each in its own thread
+        job = threading.Thread(target=graphs.run, args=("key", double, torch.ones(4, 3), True))
+        job.start()
+        job.join()
+    assert len(graphs) == 1  # only the last job's graph is kept (a thread id may also be reused)
+    graphs.run("key", double, torch.ones(4, 3), capture=True)
+    assert len(graphs) == 1  # this thread's graph; the ended job's is gone
+
+
 def test_graphs_are_recorded_again_when_the_weights_move(fake_capture) -> None:
     model = torch.nn.Linear(2, 2)
     graphs = GraphedSteps(model)
@@ -156,8 +167,8 @@ def test_scoring_replays_full_batches_and_gives_the_eager_scores(monkeypatch, mo
         )
     )
     frames = np.random.default_rng(0).integers(0, 256, (75, 40, 60), dtype=np.uint8)
-    config = InferenceConfig(batch_size=4, device="cpu")
-    eager = score_all(model, ArraySource(frames), config)
+    config = InferenceConfig(batch_size=4, device="cpu", cuda_graphs=True)
+    eager = score_all(model, ArraySource(frames), InferenceConfig(batch_size=4, device="cpu"))
     CountingCapture.made, CountingCapture.replays = [], []
     monkeypatch.setattr(cuda_graphs, "CapturedStep", CountingCapture)
     monkeypatch.setattr(inference, "_records_graphs", lambda device, config: config.cuda_graphs)
@@ -169,5 +180,5 @@ def test_scoring_replays_full_batches_and_gives_the_eager_scores(monkeypatch, mo
     windows = len(inference.plan_windows(75, model.spec))
     assert len(CountingCapture.replays) == windows // 4  # every full batch replayed, the tail run eagerly
     CountingCapture.made = []
-    score_all(model, ArraySource(frames), InferenceConfig(batch_size=4, device="cpu", cuda_graphs=False))
+    score_all(model, ArraySource(frames), InferenceConfig(batch_size=4, device="cpu"))  # off by default
     assert CountingCapture.made == []

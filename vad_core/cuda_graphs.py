@@ -88,7 +88,8 @@ class GraphedSteps:
         entry = (threading.get_ident(), key, tuple(inputs.shape), inputs.dtype, inputs.device)
         if capture and entry not in self._steps:
             try:
-                captured = CapturedStep(step, inputs)
+                with _recording:  # one recording at a time: starting one synchronises the device
+                    captured = CapturedStep(step, inputs)
             except Exception as error:  # noqa: BLE001 - a step that cannot be recorded runs eagerly
                 if is_out_of_memory(error):
                     raise  # the caller halves its batch
@@ -97,6 +98,9 @@ class GraphedSteps:
                 )
                 captured = None
             with self._lock:
+                alive = {thread.ident for thread in threading.enumerate()}
+                for gone in [entry for entry in self._steps if entry[0] not in alive]:
+                    del self._steps[gone]  # graphs of threads that ended (a GUI job per thread)
                 self._steps[entry] = captured  # None: not recordable, never tried again
         captured = self._steps.get(entry)
         return step(inputs) if captured is None else captured(inputs)
@@ -107,6 +111,7 @@ class GraphedSteps:
             self._steps.clear()
 
 
+_recording = threading.Lock()
 _graphs_of_models: weakref.WeakKeyDictionary[torch.nn.Module, GraphedSteps] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
 

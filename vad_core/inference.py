@@ -168,6 +168,10 @@ def _predict(
     return model(inputs), target
 
 
+def _on_stream(stream: torch.cuda.Stream | None):
+    return torch.cuda.stream(stream) if stream is not None else nullcontext()
+
+
 def _autocast(device: torch.device, amp: bool, cache: bool = True):
     if amp and device.type == "cuda":
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=cache)
@@ -341,6 +345,9 @@ def score_source(
 
     graphs = graphs_for(model) if _records_graphs(device, config) else None
     graph_key = ("error_maps", config.error, config.prediction, config.amp)
+    # each scoring call has its own CUDA stream, so threads that score at once overlap one another's
+    # copies and kernels instead of queueing on the default stream
+    stream = torch.cuda.Stream(device) if device.type == "cuda" else None
     position = 0
     pending_prefix = spec.mode == "predict"
     total = len(source)
@@ -352,7 +359,7 @@ def score_source(
             out_positions = [pos for window in batch.windows for pos, _ in window.targets]
             chunk_frames = [frame for window in batch.windows for _, frame in window.targets]
             try:
-                with torch.inference_mode(), _autocast(device, config.amp):
+                with torch.inference_mode(), _autocast(device, config.amp), _on_stream(stream):
                     frames = to_device(batch.frames)
                     clip_index = torch.from_numpy(batch.clip_index).to(device, non_blocking=True)
                     clip_tensor = unit_scale[frames.long()][clip_index]  # (B, L, C, h, w) float32

@@ -26,7 +26,9 @@ class InferenceConfig:
     patch: int = 16
     keep_maps: bool = True
     prediction: str = "next"  # predictors: score each frame by its one-step-ahead prediction, or "block"
-    cuda_graphs: bool = True  # on CUDA, full batches replay a recorded graph (vad_core.cuda_graphs)
+    # on CUDA, full batches replay a recorded graph (vad_core.cuda_graphs); only for a process with
+    # one scoring thread: a recording in one thread breaks the CUDA work of the others
+    cuda_graphs: bool = False
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:

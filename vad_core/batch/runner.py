@@ -42,6 +42,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import logging
 import math
 import os
 import sys
@@ -62,6 +63,8 @@ from vad_core.batch.index import SCORES_DIR, ClipRow, ResultsIndex
 from vad_core.errors import SourceError, VadError
 from vad_core.inference import InferenceConfig
 from vad_core.scoring import ScoringConfig
+
+log = logging.getLogger(__name__)
 
 PROBE_BATCH = 8  # clips probed per task: small enough to spread over workers, large enough to amortise
 READY_TIMEOUT_S = 300.0  # our choice: a worker that cannot start in 5 minutes will not start
@@ -238,6 +241,9 @@ class ScoringWorker:
         self.checkpoint = load_checkpoint(checkpoint, device=self.device)
         self.model = prepare_for_inference(self.checkpoint.model, self.device)
         self.inference = replace(inference, device=str(self.device))
+        if threads > 1 and inference.cuda_graphs:  # a recording in one thread breaks the others' CUDA work
+            log.warning("CUDA graphs are off: this worker scores from %d threads", threads)
+            self.inference = replace(self.inference, cuda_graphs=False)
         self.preprocess = self.checkpoint.preprocess
         self.fps = fps
         self._local = threading.local()  # one decoder per thread: threads never share a seek position
@@ -643,8 +649,6 @@ def _todo(run: _Run, index: ResultsIndex, run_id: int) -> list[_Clip]:
 
 def _start_ray(config: BatchConfig) -> bool:
     """Join ``config.address`` or start a local Ray; True when this run started it (and stops it)."""
-    import logging
-
     try:
         import ray
     except ImportError:
