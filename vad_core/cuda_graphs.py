@@ -9,6 +9,11 @@ A CUDA graph records the launches once and replays them with one call.
 reused by every replay, so two threads never replay the same graph at once, and each thread reads
 its output before it replays again. Steps whose shape is not cached run eagerly, so a caller only
 captures the shapes it sees often (full batches), never every tail.
+
+Use graphs in a process that scores from one thread. On the H100, a recording in one thread of a
+Ray actor broke the CUDA work that the actor's other threads were doing at the time, even with one
+recording at a time (``docs/batch.md``), so ``InferenceConfig.cuda_graphs`` is off by default and
+batch workers with several threads turn it off.
 """
 
 from __future__ import annotations
