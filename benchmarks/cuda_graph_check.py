@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vad_core.cuda_graphs import CapturedStep, graphs_for
-from vad_core.inference import InferenceConfig, pixel_errors, prepare_for_inference, score_all
+from vad_core.cuda_graphs import graphs_for
+from vad_core.inference import InferenceConfig, score_all
 from vad_core.models import ModelConfig, build_model
 from vad_core.models.registry import model_names
 from vad_core.sources import ArraySource
@@ -30,7 +31,7 @@ from vad_core.sources import ArraySource
 def compare(model, frames: np.ndarray, config: InferenceConfig) -> str:
     results = {}
     for graphs in (False, True):
-        run = InferenceConfig(**{**config.__dict__, "cuda_graphs": graphs})
+        run = replace(config, cuda_graphs=graphs)
         score_all(model, ArraySource(frames[: 4 * config.batch_size * model.spec.window]), run)  # warm up
         began = time.perf_counter()
         results[graphs] = score_all(model, ArraySource(frames), run)
@@ -44,34 +45,6 @@ def compare(model, frames: np.ndarray, config: InferenceConfig) -> str:
         f"{eager.frames_per_second:,.0f} eager, {graphed.frames_per_second:,.0f} graphed frames/s "
         f"({len(graphs_for(model))} graphs)"
     )
-
-
-def graphed_model_only(model, device: torch.device, batch: int, amp: bool, seconds: float) -> float:
-    """The zoo benchmark's model-only measure, replayed from one recorded graph."""
-    model = prepare_for_inference(model, device)
-    spec = model.spec
-    clip = torch.rand(batch, spec.window, 1, *model.config.size, device=device)
-    channels_last = spec.mode in ("frame", "clip")
-
-    def step(clip: torch.Tensor) -> torch.Tensor:
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp, cache_enabled=False):
-            inputs, target = model.split(clip)
-            if channels_last and inputs.dim() == 4:
-                inputs = inputs.contiguous(memory_format=torch.channels_last)
-            return pixel_errors(model(inputs), target)
-
-    with torch.inference_mode():
-        captured = CapturedStep(step, clip)
-        for _ in range(3):
-            captured(clip)
-        torch.cuda.synchronize()
-        calls, began = 0, time.perf_counter()
-        while time.perf_counter() - began < seconds:
-            captured(clip).sum().item()
-            calls += 1
-        torch.cuda.synchronize()
-    frames_per_call = batch * (1 if spec.mode == "frame" else spec.output_frames)
-    return calls * frames_per_call / (time.perf_counter() - began)
 
 
 def main() -> None:
@@ -110,7 +83,7 @@ def main() -> None:
             torch.manual_seed(0)
             model = build_model(ModelConfig(name, 1, (128, 128)))
             eager = zoo.model_only(model, device, batch, amp, args.seconds)
-            graphed = graphed_model_only(model, device, batch, amp, args.seconds)
+            graphed = zoo.model_only(model, device, batch, amp, args.seconds, graphed=True)
             print(
                 f"{name:<15} alone, batch {batch}: {eager:,.0f} eager, {graphed:,.0f} graphed frames/s",
                 flush=True,

@@ -15,41 +15,49 @@ import time
 import numpy as np
 import torch
 
+from vad_core.cuda_graphs import CapturedStep
 from vad_core.device import describe_device, resolve_device
 from vad_core.inference import InferenceConfig, pixel_errors, prepare_for_inference, score_all
 from vad_core.models import ModelConfig, build_model
 from vad_core.sources import ArraySource
 
 
-def model_only(model, device: torch.device, batch: int, amp: bool, seconds: float) -> float:
-    """Frames/s of forward + error map on a resident random batch."""
+def model_only(
+    model, device: torch.device, batch: int, amp: bool, seconds: float, graphed: bool = False
+) -> float:
+    """Frames/s of forward + error map on a resident random batch; with ``graphed`` (CUDA), each
+    call replays one recorded CUDA graph (``vad_core.cuda_graphs.CapturedStep``)."""
     spec = model.spec
     size = model.config.size
     window = spec.window
     clip = torch.rand(batch, window, 1, *size, device=device)
     frames_per_call = batch * (1 if spec.mode == "frame" else spec.output_frames)
-    context = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if (amp and device.type == "cuda") else torch.no_grad()
+    context = (  # a graph cannot keep autocast's weight cache
+        torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=not graphed)
+        if (amp and device.type == "cuda")
+        else torch.no_grad()
     )
     model = prepare_for_inference(model, device)
     channels_last = spec.mode == "frame" and next(model.parameters()).is_contiguous(
         memory_format=torch.channels_last
     )
 
-    def split():
+    def step(clip: torch.Tensor) -> torch.Tensor:
         inputs, target = model.split(clip)
-        return (inputs.contiguous(memory_format=torch.channels_last) if channels_last else inputs), target
+        if channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        return pixel_errors(model(inputs), target)
 
     with torch.inference_mode(), context:
+        if graphed:
+            step = CapturedStep(step, clip)
         for _ in range(3):
-            inputs, target = split()
-            pixel_errors(model(inputs), target)
+            step(clip)
         if device.type == "cuda":
             torch.cuda.synchronize()
         calls, began = 0, time.perf_counter()
         while time.perf_counter() - began < seconds:
-            inputs, target = split()
-            pixel_errors(model(inputs), target).sum().item()
+            step(clip).sum().item()
             calls += 1
         if device.type == "cuda":
             torch.cuda.synchronize()

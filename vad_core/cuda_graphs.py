@@ -74,22 +74,20 @@ class GraphedSteps:
         """How many graphs are recorded."""
         return sum(captured is not None for captured in self._steps.values())
 
-    def _weights_moved(self) -> bool:
+    def _forget_if_weights_moved(self) -> None:
         model = self._model()
         tensors = itertools.chain(model.parameters(), model.buffers()) if model is not None else ()
         weights_at = tuple(tensor.data_ptr() for tensor in tensors)
         with self._lock:
-            if weights_at == self._weights_at:
-                return False
-            self._weights_at = weights_at
-            self._steps.clear()
-            return True
+            if weights_at != self._weights_at:
+                self._weights_at = weights_at
+                self._steps.clear()
 
     def run(self, key: Hashable, step: Step, inputs: torch.Tensor, capture: bool) -> torch.Tensor:
         """``step(inputs)``, replayed from a graph when one is cached for ``key`` and this shape;
         with ``capture``, a missing graph is recorded first. ``key`` names everything, other than the
         model's weights and the input's shape, dtype and device, that changes what ``step`` computes."""
-        self._weights_moved()
+        self._forget_if_weights_moved()
         entry = (threading.get_ident(), key, tuple(inputs.shape), inputs.dtype, inputs.device)
         if capture and entry not in self._steps:
             try:
@@ -109,11 +107,6 @@ class GraphedSteps:
                 self._steps[entry] = captured  # None: not recordable, never tried again
         captured = self._steps.get(entry)
         return step(inputs) if captured is None else captured(inputs)
-
-    def clear(self) -> None:
-        """Drop every graph (and the device memory their buffers hold)."""
-        with self._lock:
-            self._steps.clear()
 
 
 _recording = threading.Lock()
