@@ -103,6 +103,17 @@ case "$step" in
     install_wheels .carry/whl_ray
     python3 benchmarks/batch_sweep.py --device cuda --model unet_predictor --clips 64 --seconds 3 \
       1x2@2048+6 --batch ${BATCHES:-32 64 128} ;;  # word-split on purpose
+  mid-run)  # call 23: a longer archive (192 x 1,000 frames), whole-run and mid-run rates, GPU busy; batch 64, 128
+    # (the sweep then kept every run's results on disk; it now deletes them after each run)
+    install_wheels .carry/whl_ray
+    python3 benchmarks/batch_sweep.py --device cuda --model unet_predictor --clips "${CLIPS:-192}" --seconds 3 \
+      1x2@2048+6 1x3@2048+6 --batch ${BATCHES:-64 128} ;;  # word-split on purpose
+  writes)  # the disk's fsync'd write rate, then batch 64 and 128 with maps on and off (192 clips; each
+    # run's results are deleted after it, so that none pays for an earlier run's writing)
+    dd if=/dev/zero of=/tmp/dd.test bs=1M count=2048 conv=fsync 2>&1 | tail -1; rm -f /tmp/dd.test
+    install_wheels .carry/whl_ray
+    python3 benchmarks/batch_sweep.py --device cuda --model unet_predictor --clips "${CLIPS:-192}" --seconds 3 \
+      ${LAYOUTS:-1x2@2048+6} --batch ${BATCHES:-64 128} --maps ${MAPS:-on off} ;;  # word-split on purpose
   *) echo "unknown step $step"; exit 2 ;;
 esac
 done

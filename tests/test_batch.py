@@ -405,3 +405,63 @@ def test_a_worker_scoring_from_several_threads_turns_cuda_graphs_off(checkpoint,
     assert one_thread.inference.cuda_graphs is True
     assert four_threads.inference.cuda_graphs is False
     assert "CUDA graphs are off: this worker scores from 4 threads" in caplog.text
+
+
+def test_a_slow_results_disk_is_measured_and_named_in_the_summary(
+    ray_address, archive, checkpoint, tmp_path, monkeypatch
+) -> None:
+    """Writes that take 0.6 s each, one writer thread: chunks wait for them, and the summary says so."""
+    import vad_core.scores_file
+    from vad_core.batch import run_batch
+
+    real_write = vad_core.scores_file.write_scores
+
+    def slow_write(*args, **kwargs):
+        time.sleep(0.6)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(vad_core.scores_file, "write_scores", slow_write)
+    config = _config(archive, checkpoint, tmp_path / "slow", workers=1, writers=1, chunk_frames=16)
+    summary = run_batch(config)
+    assert (summary.done, summary.failed) == (5, 1)
+    assert summary.writing_s >= 5 * 0.6
+    # one writer may hold 2 clips' results; the third finished clip stops new chunks being sent
+    assert 0 < summary.held_back_s < summary.scoring_s
+    assert "writing scores files" in summary.table()
+
+
+def test_the_summary_names_the_disk_only_when_scoring_waited_for_it_a_second_or_more() -> None:
+    from vad_core.batch import BatchSummary
+
+    def table(held_back_s: float) -> str:
+        return BatchSummary(done=1, clips=1, frames=10, wall_s=1.0, held_back_s=held_back_s).table()
+
+    assert "waited" not in table(0.2)
+    assert "scoring waited 2.5 s for scores files to be written" in table(2.5)
+
+
+@pytest.mark.parametrize(
+    ("resources", "decoders", "workers", "expected"),
+    [
+        # (workers, CPUs per worker, concurrency, decoders): measured best on an H100 with 16 CPUs
+        ({"CPU": 16, "GPU": 1}, None, None, (1, 1.0, 3, 6)),
+        ({"CPU": 32, "GPU": 2}, None, None, (2, 1.0, 3, 12)),
+        ({"CPU": 4, "GPU": 1}, None, None, (1, 1.0, 3, 1)),  # half of the 3 CPUs the actor leaves
+        ({"CPU": 2, "GPU": 1}, None, None, (1, 2.0, 2, 0)),  # too few CPUs: the actor decodes itself
+        ({"CPU": 16, "GPU": 1}, 0, None, (1, 8.0, 8, 0)),  # asked for none
+        ({"CPU": 16, "GPU": 1}, 10, None, (1, 1.0, 3, 10)),  # asked for ten
+        ({"CPU": 16}, None, None, (8, 2.0, 1, 0)),  # CPU actors decode their own chunks
+        ({"CPU": 16}, None, 2, (2, 8.0, 1, 0)),
+    ],
+)
+def test_gpu_workers_get_decoding_tasks_by_default_and_cpu_workers_none(
+    resources, decoders, workers, expected
+) -> None:
+    from vad_core.batch import BatchConfig
+    from vad_core.batch.runner import _plan_workers
+
+    config = BatchConfig("root", "model.safetensors", "out", decoders=decoders, workers=workers)
+    device = "auto" if "GPU" in resources else "cpu"
+    plan = _plan_workers(config, InferenceConfig(device=device), resources)
+    assert (plan.workers, plan.cpus_per_worker, plan.concurrency, plan.decoders) == expected
+    assert plan.device == ("cuda" if "GPU" in resources else "cpu")

@@ -13,15 +13,16 @@ How the work flows::
         -> one index transaction per clip
     worker (Ray actor, one per GPU, or per ``cpus_per_worker`` CPUs): loads the checkpoint once from
         its path, opens clips, scores chunks (``chunking.score_chunk``) and returns errors and maps
-    decoders (optional Ray tasks, one CPU each): read and resize a chunk's frames (``decode_chunk``);
-        Ray hands them to the worker's ``score_decoded``, so a GPU actor only runs the model while
-        other CPUs decode
+    decoders (Ray tasks, one CPU each; by default only for GPU actors): read and resize a chunk's
+        frames (``decode_chunk``); Ray hands them to the worker's ``score_decoded``, so a GPU actor
+        only runs the model while other CPUs decode
 
 * Each actor is created with ``num_gpus=gpus_per_task`` when the cluster has GPUs (it then scores
   on its GPU with bfloat16 autocast unless AMP is off) and ``num_cpus=cpus_per_worker``; its torch
   and OpenCV thread pools get as many threads as it has CPUs. A GPU actor runs ``threads``
-  chunks at once; a CPU actor runs one. With decoders, a GPU actor takes 1 CPU and the cluster's
-  other CPUs decode; without (``decoders=0``), the actor's own threads decode and preprocess.
+  chunks at once; a CPU actor runs one. With decoders (the default on GPUs), a GPU actor takes 1
+  CPU and scores 3 chunks at once while other CPUs decode; without (``decoders=0``, and always on
+  CPUs), the actor's own threads decode and preprocess.
 * An actor that dies is restarted by Ray up to ``max_restarts`` times and its pending calls are
   retried up to ``max_task_retries`` times; a chunk that still fails marks its clip failed
   (``error_kind="worker"``, retried by the next run). A clip whose file cannot be read is failed
@@ -66,8 +67,14 @@ from vad_core.scoring import ScoringConfig
 
 log = logging.getLogger(__name__)
 
+# GPU actors fed by decoding tasks: measured on an H100 with 16 CPUs and a 64-filter U-Net
+# (docs/batch.md, calls 24-27), 6 decoders and 3 threads kept the GPU busy 97-99 % of the time; without
+# decoders it was 63-81 %. More decoders than half the free CPUs starve the actor and the driver.
+DECODERS_PER_GPU_WORKER = 6
+GPU_THREADS_WITH_DECODERS = 3
 PROBE_BATCH = 8  # clips probed per task: small enough to spread over workers, large enough to amortise
 READY_TIMEOUT_S = 300.0  # our choice: a worker that cannot start in 5 minutes will not start
+HELD_BACK_NOTICE_S = 1.0  # the summary names the disk as the pace-setter past this many seconds
 
 
 # ============================================================================================ config
@@ -85,7 +92,7 @@ class BatchConfig:
     workers: int | None = None  # actors [as many as the cluster's resources allow]
     cpus_per_worker: float | None = None  # [CPU: max(1, cluster CPUs // 8); GPU: CPUs per GPU, at most 8]
     gpus_per_task: float | None = None  # GPUs per actor [1 when the cluster has GPUs, else 0]
-    threads: int | None = None  # chunks a GPU actor scores at once [its CPUs]; CPU actors: 1
+    threads: int | None = None  # chunks a GPU actor scores at once [3 with decoders, else its CPUs]; CPU: 1
     fps: float | None = None  # frame rate of frame folders [25]
     chunk_frames: int = DEFAULT_CHUNK_FRAMES
     min_images: int = MIN_IMAGES
@@ -96,9 +103,9 @@ class BatchConfig:
     max_task_retries: int = 2  # ... and retries a call lost with it this often
     writers: int | None = None  # driver threads writing scores files [cores / 4, 2 to 8]
     # CPU tasks decoding and resizing chunks for the actors, so that a GPU actor only runs the model
-    # (it then takes 1 CPU); for footage whose decoding outweighs the model. 0: actors decode their
-    # own chunks. At 240x360 on the H100 it gained nothing (docs/batch.md), hence off by default.
-    decoders: int = 0
+    # (it then takes 1 CPU and scores 3 chunks at once). 0: actors decode their own chunks. None: on
+    # GPUs, 6 per actor but at most half the CPUs the actors leave; on CPUs, 0 (docs/batch.md).
+    decoders: int | None = None
     top_events: int = 5
     progress: bool = True  # tqdm bar on stderr
 
@@ -115,6 +122,8 @@ class BatchSummary:
     wall_s: float = 0.0
     startup_s: float = 0.0  # of wall_s: discovering, hashing, starting Ray and the workers
     scoring_s: float = 0.0  # from the first worker up to the last clip indexed
+    writing_s: float = 0.0  # writer threads' time stitching and writing scores files, summed
+    held_back_s: float = 0.0  # of scoring_s: chunks waited, workers free, for scores files to be written
     workers: int = 0
     decoders: int = 0  # CPU tasks decoding for the workers at once
     nodes: int = 0  # Ray nodes the workers ran on
@@ -154,6 +163,15 @@ class BatchSummary:
             lines.append(f"{'workers':<10} {self.workers:>7} x {self.device}{on}")
         if self.decoders:
             lines.append(f"{'decoders':<10} {self.decoders:>7} CPU tasks decoding for the workers")
+        if self.writing_s:
+            lines.append(
+                f"{'writing':<10} {self.writing_s:>7.1f} s writing scores files (all writer threads)"
+            )
+        if self.held_back_s >= HELD_BACK_NOTICE_S:
+            lines.append(
+                f"  scoring waited {self.held_back_s:.1f} s for scores files to be written: the results "
+                "folder's disk, not the workers, set the pace then (--no-maps writes far less)"
+            )
         for clip, reason in self.failures:
             lines.append(f"  failed: {clip}: {reason}")
         if self.interrupted:
@@ -389,6 +407,7 @@ class _Clip:
     chunks: list[Chunk] = field(default_factory=list)
     parts: list[ChunkScores] = field(default_factory=list)
     compute_s: float = 0.0
+    write_s: float = 0.0
     started_at: float | None = None
     failed: bool = False
 
@@ -526,6 +545,7 @@ class _Run:
         from vad_core.scores_file import write_scores
         from vad_core.scoring import anomaly_scores, find_events
 
+        began = time.perf_counter()
         errors, maps = stitch(clip.frames, clip.parts)
         clip.parts = []
         scoring = self.config.scoring
@@ -542,6 +562,7 @@ class _Run:
             "batch": {"clip": clip.ref.name, "content_hash": clip.content_hash, "chunks": len(clip.chunks)},
         }
         npz = write_scores(self.results / relative, errors, maps=maps, meta=meta, scoring=scoring)
+        clip.write_s = time.perf_counter() - began
         derived = anomaly_scores(errors, scoring)
         events = find_events(derived.score, scoring.threshold, scoring.min_duration, scoring.merge_gap)
         strongest = sorted(
@@ -685,11 +706,15 @@ class _WorkerPlan:
     decoders: int  # decode_chunk tasks in flight (0: actors decode their own chunks)
 
 
-def _plan_workers(config: BatchConfig, inference: InferenceConfig) -> _WorkerPlan:
-    """How many actors, on what, and how many decoding tasks, from the cluster's resources."""
-    import ray
+def _plan_workers(
+    config: BatchConfig, inference: InferenceConfig, resources: dict[str, float] | None = None
+) -> _WorkerPlan:
+    """How many actors, on what, and how many decoding tasks, from the cluster's resources
+    (``ray.cluster_resources()`` unless given)."""
+    if resources is None:
+        import ray
 
-    resources = ray.cluster_resources()
+        resources = ray.cluster_resources()
     cpus = float(resources.get("CPU", 1.0))
     gpus = float(resources.get("GPU", 0.0))
     wants_gpu = inference.device != "cpu" and gpus > 0
@@ -700,10 +725,12 @@ def _plan_workers(config: BatchConfig, inference: InferenceConfig) -> _WorkerPla
         )
     if gpus_per > 0:
         workers = config.workers or max(1, int(gpus // gpus_per))
-        decoders = config.decoders or 0
+        decoders = config.decoders
+        if decoders is None:
+            decoders = min(DECODERS_PER_GPU_WORKER * workers, int(cpus - workers) // 2)
         if decoders > 0:  # the actors only run the model; the other CPUs decode for them
             cpus_per = config.cpus_per_worker or 1.0
-            concurrency = config.threads or 2
+            concurrency = config.threads or GPU_THREADS_WITH_DECODERS
         else:
             cpus_per = config.cpus_per_worker or float(max(1, min(8, int(cpus // workers))))
             concurrency = config.threads or max(1, int(cpus_per))
@@ -823,6 +850,8 @@ def _drive(
     writes: dict[Future, _Clip] = {}
     writers = config.writers or max(2, min(8, (os.cpu_count() or 1) // 4))  # zlib releases the GIL
     writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="vad-batch-writer")
+    max_writes = 2 * writers  # clips stitched or being written; past this, no chunk is sent
+    held_since: float | None = None  # when chunks began waiting for writes, with workers free
     unfinished = set(clips)
     size, channels = run.checkpoint.preprocess.size, run.checkpoint.preprocess.channels
     ready_deadline = time.monotonic() + READY_TIMEOUT_S
@@ -847,7 +876,7 @@ def _drive(
                     payload = [(n, str(clips[n].ref.path), clips[n].ref.kind) for n in group]
                     ref = worker.handle.probe.remote(payload)
                     inflight[ref] = ("probe", group, worker)
-                elif chunks and len(writes) <= 2 * writers:  # bounded: results wait in memory
+                elif chunks and len(writes) <= max_writes:  # bounded: results wait in memory
                     name, position = chunks.popleft()
                     clip = clips[name]
                     if clip.failed:
@@ -899,9 +928,24 @@ def _drive(
         if len(clip.parts) == len(clip.chunks):
             writes[writer.submit(run.write_clip, clip, run_id)] = clip
 
+    def note_held_back() -> None:
+        nonlocal held_since
+        held = (
+            bool(chunks)
+            and len(writes) > max_writes
+            and any(w.ready and w.alive and w.inflight < w.capacity for w in workers)
+        )
+        now = time.perf_counter()
+        if held and held_since is None:
+            held_since = now
+        elif not held and held_since is not None:
+            run.summary.held_back_s += now - held_since
+            held_since = None
+
     try:
         while unfinished or writes:
             dispatch()
+            note_held_back()
             waiting = list(inflight) + list(pings)
             if waiting:
                 done_refs, _ = ray.wait(waiting, num_returns=1, timeout=0.2)
@@ -953,6 +997,7 @@ def _drive(
                     continue
                 index.put(row)
                 unfinished.discard(clip.ref.name)
+                run.summary.writing_s += clip.write_s
                 run.summary.done += 1
                 run.summary.frames += clip.frames
             if not any(w.ready for w in workers) and pings and time.monotonic() > ready_deadline:
@@ -964,6 +1009,8 @@ def _drive(
             run.report()
     finally:
         writer.shutdown(wait=True, cancel_futures=True)
+        if held_since is not None:
+            run.summary.held_back_s += time.perf_counter() - held_since
         if run.summary.startup_s:
             run.summary.scoring_s = time.perf_counter() - run.began - run.summary.startup_s
 

@@ -67,11 +67,14 @@ def register(subparsers) -> None:
     score.add_argument("--workers", type=int, help="model workers (Ray actors) [as many as resources allow]")
     score.add_argument("--cpus-per-worker", type=float, help="CPUs (= torch threads) per worker")
     score.add_argument("--gpus-per-task", type=float, help="GPUs per worker [1 when the cluster has GPUs]")
-    score.add_argument("--threads", type=int, help="chunks a GPU worker scores at once [its CPUs]")
+    score.add_argument(
+        "--threads", type=int, help="chunks a GPU worker scores at once [3 with decoders, else its CPUs]"
+    )
     score.add_argument(
         "--decoders",
         type=int,
-        help="CPU tasks decoding chunks for the workers (high-resolution footage) [0: workers decode]",
+        help="CPU tasks decoding chunks for GPU workers; 0: workers decode their own "
+        "[GPU: 6 per worker, at most half the CPUs they leave; CPU: 0]",
     )
     score.add_argument("--fps", type=float, help="frame rate of frame folders [25]")
     score.add_argument(
