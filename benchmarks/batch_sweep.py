@@ -58,13 +58,21 @@ def mid_run_window(samples: list[tuple[float, int]], total: int) -> tuple[float,
     return (last[1] - first[1]) / (last[0] - first[0]), first[0], last[0]
 
 
-def fill_drain(samples: list[tuple[float, int]], total: int, began: float) -> str:
-    """When the run reached 10 % of its frames, and how long the last 10 % took (from the samples)."""
-    window = mid_run_window(samples, total)
-    if window is None or not samples:
+def fill_drain(
+    samples: list[tuple[float, int]], window: tuple[float, float, float] | None, began: float
+) -> str:
+    """When the run reached 10 % of its frames, and how long the last 10 % took (``mid_run_window``)."""
+    if window is None:
         return "too short for a mid-run window"
     _, start, end = window
     return f"10 % at {start - began:.1f} s, last 10 % took {samples[-1][0] - end:.1f} s"
+
+
+def add_on_off_axis(parser: argparse.ArgumentParser, flag: str, default: str, what: str) -> None:
+    """``flag on off``: every layout runs with each value given."""
+    parser.add_argument(
+        flag, nargs="+", choices=("on", "off"), default=[default], help=f"{what}; every layout runs with each"
+    )
 
 
 class GpuUtilisation:
@@ -112,21 +120,9 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, nargs="+", default=[32], help="batch sizes; every layout runs at each"
     )
-    parser.add_argument(
-        "--graphs",
-        nargs="+",
-        choices=("on", "off"),
-        default=["off"],
-        help="CUDA graphs; every layout runs with each",
-    )
+    add_on_off_axis(parser, "--graphs", "off", "CUDA graphs")
     parser.add_argument("--no-amp", action="store_true")
-    parser.add_argument(
-        "--maps",
-        nargs="+",
-        choices=("on", "off"),
-        default=["on"],
-        help="error maps written with the scores; every layout runs with each",
-    )
+    add_on_off_axis(parser, "--maps", "on", "error maps written with the scores")
     parser.add_argument("--cpus", type=int, default=os.cpu_count())
     parser.add_argument("--seconds", type=float, default=5.0, help="model-only measurement time (cuda)")
     args = parser.parse_args()
@@ -203,7 +199,7 @@ def main() -> None:
                     f"  batch {batch}, graphs {graphs}, maps {maps}: {actors} actors x {threads} threads, chunks of {chunk}, {decoders} decoders: "
                     f"{rate:,.0f} frames/s steady{mid_text}{busy_text} "
                     f"({summary.frames} frames, {time.monotonic() - began:.1f} s with start-up; "
-                    f"{fill_drain(samples, summary.frames, began)}; writing {summary.writing_s:.1f} s, "
+                    f"{fill_drain(samples, window, began)}; writing {summary.writing_s:.1f} s, "
                     f"chunks held back for writes {summary.held_back_s:.1f} s)",
                     flush=True,
                 )

@@ -421,6 +421,11 @@ class _Worker:
     inflight: int = 0
     info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def has_room(self) -> bool:
+        """Up, alive and with fewer calls in flight than its queue holds: it can take another."""
+        return self.ready and self.alive and self.inflight < self.capacity
+
 
 def settings_hash(inference: InferenceConfig, scoring: ScoringConfig, fps: float | None) -> str:
     """Short hash of the settings that change a clip's numbers (not batch size, device or AMP)."""
@@ -870,7 +875,7 @@ def _drive(
 
     def dispatch() -> None:
         for worker in workers:
-            while worker.ready and worker.alive and worker.inflight < worker.capacity:
+            while worker.has_room:
                 if probes:
                     group = probes.popleft()
                     payload = [(n, str(clips[n].ref.path), clips[n].ref.kind) for n in group]
@@ -930,11 +935,7 @@ def _drive(
 
     def note_held_back() -> None:
         nonlocal held_since
-        held = (
-            bool(chunks)
-            and len(writes) > max_writes
-            and any(w.ready and w.alive and w.inflight < w.capacity for w in workers)
-        )
+        held = bool(chunks) and len(writes) > max_writes and any(w.has_room for w in workers)
         now = time.perf_counter()
         if held and held_since is None:
             held_since = now
