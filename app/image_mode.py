@@ -4,7 +4,7 @@ A window of its own (File > Open image dataset… in the review window, or an MV
 there): open a category folder (``train/good``, ``test/<defect>``, ``ground_truth/<defect>``; any
 layout ``vad_core.datasets.open_dataset`` reads as an ``ImageDataset``), load a frame-model
 checkpoint or train a BCAE1 on ``train/good`` (the review window's training dialog), and the test
-images are scored in a worker (``vad_core.image_mode.inspect_iter``).
+images are scored in a worker (``vad_core.evaluation.images.inspect_iter``).
 
 * left: the category and model, image-level and pixel-level AUROC (overall and per defect type),
   the heatmap controls, and the thumbnails sorted by score (frame colour = ground truth:
@@ -69,8 +69,14 @@ from app.workers import Progress, Worker, WorkerPool
 from vad_core.checkpoint import Checkpoint, load_checkpoint
 from vad_core.datasets.base import ImageDataset, ImageSample
 from vad_core.errors import VadError
+from vad_core.evaluation.images import (
+    ImageChunk,
+    ImageInspection,
+    ImageModeConfig,
+    inspect_iter,
+    mask_outline,
+)
 from vad_core.explain import Calibration
-from vad_core.image_mode import ImageChunk, ImageInspection, ImageModeConfig, inspect_iter, mask_outline
 from vad_core.sources.image_files import read_image
 
 THUMBNAIL_SIDE = 88
@@ -434,7 +440,7 @@ class ImageModeWindow(QMainWindow):
     def open_train_dialog(self) -> None:
         """Train a frame CAE (BCAE1 by default) on ``train/good`` with the review window's dialog."""
         from app.widgets.train_dialog import TrainDialog, TrainingChoice
-        from vad_core.image_mode import training_source
+        from vad_core.evaluation.images import training_source
         from vad_core.paths import data_dir
 
         if self.dataset is None:

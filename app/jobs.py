@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.workers import Notice, Progress
-from vad_core.inference_config import InferenceConfig
-from vad_core.score_cache import ScoreCache
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.score_cache import ScoreCache
 from vad_core.sources.base import FrameSource
 
 if TYPE_CHECKING:  # torch loads when the first job runs, not when the window starts
-    from vad_core.inference import FrameReconstruction
+    from vad_core.inference.scoring_loop import FrameReconstruction
     from vad_core.models.base import AnomalyModel
 
 
@@ -144,7 +144,7 @@ def score_job(
     meta: dict[str, Any] | None = None,
 ) -> Generator[ScoreUpdate | Progress | Notice, None, ScoreSummary]:
     """Score ``source`` (or read it from ``cache``); see the module docstring."""
-    from vad_core.device import resolve_device
+    from vad_core.inference.device import resolve_device
 
     began = time.perf_counter()
     total = len(source)
@@ -164,7 +164,7 @@ def score_job(
     reported: list[str] = []
     batch_size = inference.batch_size
     yield Progress(0, total, f"scoring {getattr(source, 'name', 'video')} on {device.type.upper()}")
-    from vad_core.inference import score_source
+    from vad_core.inference.scoring_loop import score_source
 
     chunks = score_source(model, source, inference, on_notice=notices.append)
     lock = model_lock(model)
@@ -204,7 +204,7 @@ def train_job(
     metadata: dict[str, Any] | None = None,
 ) -> Generator[Any, None, Any]:
     """Train ``config`` (a ``TrainConfig``) on the selected frames; yields ``TrainEvent``s."""
-    from vad_core.device import resolve_device
+    from vad_core.inference.device import resolve_device
     from vad_core.sources.preprocess import Preprocess
     from vad_core.training import FrameBank, train_iter
 
@@ -229,6 +229,6 @@ def reconstruct_job(
         batch_size=1, device=inference.device, amp=inference.amp, error=inference.error, keep_maps=True
     )
     with model_lock(model):
-        from vad_core.inference import reconstruct_frame
+        from vad_core.inference.scoring_loop import reconstruct_frame
 
         return index, reconstruct_frame(model, source, index, config)

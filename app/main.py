@@ -42,9 +42,9 @@ PRELOAD_MODULES = (
     "scipy.signal",
     "vad_core.models",
     "vad_core.checkpoint",
-    "vad_core.inference",
+    "vad_core.inference.scoring_loop",
     "vad_core.scoring",
-    "vad_core.score_cache",
+    "vad_core.inference.score_cache",
     "vad_core.sources",
 )
 QUIT_AFTER_PAINT_ENV = "VAD_REVIEW_QUIT_AFTER_PAINT"

@@ -67,8 +67,8 @@ from app.widgets.video_view import VideoView
 from app.workers import Worker, WorkerPool
 from vad_core.checkpoint import Checkpoint, load_checkpoint
 from vad_core.errors import VadError
-from vad_core.inference_config import InferenceConfig
-from vad_core.score_cache import ScoreCache, cache_key
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.score_cache import ScoreCache, cache_key
 from vad_core.sources import VIDEO_EXTENSIONS, open_source
 from vad_core.sources.base import ArraySource, FrameSource
 
@@ -613,7 +613,7 @@ class MainWindow(QMainWindow):
 
     def open_batch_clip(self, row, scores_path: str | Path) -> bool:
         """Open a clip of the triage table with its stored scores; the model is not run."""
-        from vad_core.scores_file import read_scores
+        from vad_core.inference.scores_file import read_scores
 
         try:
             scores = read_scores(scores_path)
@@ -826,7 +826,7 @@ class MainWindow(QMainWindow):
         self._update_device_label()
 
     def _update_device_label(self) -> None:
-        from vad_core.device import resolve_device
+        from vad_core.inference.device import resolve_device
 
         try:
             device = resolve_device(self.session.inference.device)
@@ -847,7 +847,7 @@ class MainWindow(QMainWindow):
         if session.source is None or session.checkpoint is None:
             self.notify("Open a video and a model first.")
             return
-        from vad_core.device import resolve_device
+        from vad_core.inference.device import resolve_device
 
         self._cancel_scoring()
         try:

@@ -32,7 +32,7 @@ def _raw_errors_from_maps(maps: np.ndarray) -> np.ndarray:
 def image_calibration(inspection: Any) -> Calibration | None:
     """Calibration from a scored image category: per-image errors and the test labels (G-mean, eq. 3.21).
 
-    ``inspection`` is a ``vad_core.image_mode.ImageInspection``; None when it has no usable errors.
+    ``inspection`` is a ``vad_core.evaluation.images.ImageInspection``; None when it has no usable errors.
     """
     from vad_core.explain import Calibration
 

@@ -284,7 +284,7 @@ def _run_checks(
         from app.main import create_application
         from app.main_window import MainWindow
         from app.settings import AppSettings, _MemoryStore
-        from vad_core.score_cache import ScoreCache
+        from vad_core.inference.score_cache import ScoreCache
 
         app = create_application()
         state["app"] = app

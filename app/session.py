@@ -33,7 +33,7 @@ import numpy as np
 from app.jobs import ScoreBuffers, ScoreUpdate
 from vad_core.checkpoint import Checkpoint
 from vad_core.errors import ConfigError
-from vad_core.inference_config import InferenceConfig
+from vad_core.inference.config import InferenceConfig
 from vad_core.scoring import (
     AnomalyScores,
     Event,

@@ -39,8 +39,8 @@ from batch_throughput import make_footage, model_only_throughput
 
 from vad_core.batch import BatchConfig, BatchProgress, run_batch
 from vad_core.checkpoint import save_checkpoint
-from vad_core.device import describe_device, resolve_device
-from vad_core.inference_config import InferenceConfig
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.device import describe_device, resolve_device
 from vad_core.models import ModelConfig, build_model
 
 LAYOUT = re.compile(r"^(\d+)x(\d+)@(\d+)(?:\+(\d+))?$")

@@ -37,10 +37,11 @@ import torch
 from vad_core.batch import BatchConfig, run_batch
 from vad_core.checkpoint import load_checkpoint, save_checkpoint
 from vad_core.datasets.synthetic import SyntheticConfig, make_test_clip, write_frames
-from vad_core.device import describe_device, resolve_device
-from vad_core.inference import InferenceConfig, score_all
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.device import describe_device, resolve_device
+from vad_core.inference.scores_file import write_scores
+from vad_core.inference.scoring_loop import score_all
 from vad_core.models import ModelConfig, build_model
-from vad_core.scores_file import write_scores
 from vad_core.sources import open_source
 
 
@@ -238,7 +239,7 @@ def main() -> None:
         )
         rows: list[tuple[str, str, float, float]] = []
         resize_rate, decode_alone_rate = decode_ceilings(paths, loaded.config.size, cpus)
-        # what the CPUs must do per frame: a GPU shrinks frames itself (vad_core/device_resize.py)
+        # what the CPUs must do per frame: a GPU shrinks frames itself (vad_core/inference/device_resize.py)
         decode_rate, decode_label = (
             (decode_alone_rate, "decode only")
             if device.type == "cuda"

@@ -1,6 +1,6 @@
 """Check on a GPU that scoring with CUDA graphs gives the eager scores, and how much faster it is.
 
-``score_source`` replays full batches from a recorded CUDA graph (``vad_core/cuda_graphs.py``).
+``score_source`` replays full batches from a recorded CUDA graph (``vad_core/inference/cuda_graphs.py``).
 For every model of the zoo this scores the same random footage with graphs off and on (same
 batch, AMP as given) and prints the largest relative difference of the per-frame errors, whether
 the float16 maps are identical, and both rates. Then it moves one model to the CPU and back (its
@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vad_core.cuda_graphs import graphs_for
-from vad_core.inference import InferenceConfig, score_all
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.cuda_graphs import graphs_for
+from vad_core.inference.scoring_loop import score_all
 from vad_core.models import ModelConfig, build_model
 from vad_core.models.registry import model_names
 from vad_core.sources import ArraySource

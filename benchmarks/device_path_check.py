@@ -1,6 +1,6 @@
 """Check on a GPU that the device-side scoring path gives the host path's scores.
 
-On accelerators ``score_source`` shrinks frames on the device (``vad_core/device_resize.py``),
+On accelerators ``score_source`` shrinks frames on the device (``vad_core/inference/device_resize.py``),
 reduces error maps there and reads the next batch in a thread. This first compares the device's
 area resize with OpenCV's on several frame sizes (they must agree bit for bit), then scores the
 same random footage with that path and with the host path (frames resized by OpenCV, error maps
@@ -16,9 +16,10 @@ import time
 import numpy as np
 import torch
 
-import vad_core.inference as inference
-from vad_core.device_resize import AreaResize
-from vad_core.inference import InferenceConfig, score_all
+import vad_core.inference.scoring_loop as inference
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.device_resize import AreaResize
+from vad_core.inference.scoring_loop import score_all
 from vad_core.models import ModelConfig, build_model
 from vad_core.sources import ArraySource
 from vad_core.sources.preprocess import resize_frame

@@ -37,6 +37,7 @@ import torch  # noqa: E402
 
 from vad_core.checkpoint import load_checkpoint  # noqa: E402
 from vad_core.datasets import read_mvtec  # noqa: E402
+from vad_core.evaluation.images import evaluate_image_dataset, mask_outline, train_on_image_dataset  # noqa: E402
 from vad_core.explain import AnomalyScorer, Calibration, explain  # noqa: E402
 from vad_core.explain.localisation import (  # noqa: E402
     LocalisationScores,
@@ -47,8 +48,7 @@ from vad_core.explain.localisation import (  # noqa: E402
     near_tolerance,
     summarise,
 )
-from vad_core.image_mode import evaluate_image_dataset, mask_outline, train_on_image_dataset  # noqa: E402
-from vad_core.inference import InferenceConfig  # noqa: E402
+from vad_core.inference.config import InferenceConfig  # noqa: E402
 from vad_core.sources import prepare_frames, read_image, resize_map  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

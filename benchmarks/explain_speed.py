@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 import torch
 
-from vad_core.device import describe_device, resolve_device
 from vad_core.explain import METHODS, AnomalyScorer, Calibration, explain
+from vad_core.inference.device import describe_device, resolve_device
 from vad_core.models import ModelConfig, build_model
 from vad_core.sources import read_image
 

@@ -185,7 +185,8 @@ def playback_fps(app, window, speed: float, seconds: float) -> tuple[float, floa
 def scoring_time(model, source, batch_size: int, threads: int | None) -> float:
     import torch
 
-    from vad_core.inference import InferenceConfig, score_all
+    from vad_core.inference.config import InferenceConfig
+    from vad_core.inference.scoring_loop import score_all
 
     previous = torch.get_num_threads()
     if threads:
@@ -235,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     if real is not None:
         seconds = scoring_time(checkpoint.model, real, args.batch_size, cores)
         print(f"  {real.name} (in memory): {seconds:.2f} s ({200 / seconds:.0f} frames/s)")
-        from vad_core.inference import InferenceConfig, score_all
+        from vad_core.inference.config import InferenceConfig
+        from vad_core.inference.scoring_loop import score_all
         from vad_core.sources import open_source
 
         folder = open_source(PED2 / "testing" / "frames" / "01", fps=10.0)

@@ -16,8 +16,9 @@ import argparse
 import numpy as np
 import torch
 
-import vad_core.inference as inference
-from vad_core.inference import InferenceConfig, score_all
+import vad_core.inference.scoring_loop as inference
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.scoring_loop import score_all
 from vad_core.models.base import AnomalyModel, ModelConfig, TemporalSpec
 from vad_core.sources import ArraySource
 

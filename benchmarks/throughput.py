@@ -15,9 +15,10 @@ import time
 import numpy as np
 import torch
 
-from vad_core.cuda_graphs import CapturedStep
-from vad_core.device import describe_device, resolve_device
-from vad_core.inference import InferenceConfig, pixel_errors, prepare_for_inference, score_all
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.cuda_graphs import CapturedStep
+from vad_core.inference.device import describe_device, resolve_device
+from vad_core.inference.scoring_loop import pixel_errors, prepare_for_inference, score_all
 from vad_core.models import ModelConfig, build_model
 from vad_core.sources import ArraySource
 
@@ -26,7 +27,7 @@ def model_only(
     model, device: torch.device, batch: int, amp: bool, seconds: float, graphed: bool = False
 ) -> float:
     """Frames/s of forward + error map on a resident random batch; with ``graphed`` (CUDA), each
-    call replays one recorded CUDA graph (``vad_core.cuda_graphs.CapturedStep``)."""
+    call replays one recorded CUDA graph (``vad_core.inference.cuda_graphs.CapturedStep``)."""
     spec = model.spec
     size = model.config.size
     window = spec.window

@@ -23,7 +23,8 @@ import torch
 
 from vad_core.cli.main import parse_option_value
 from vad_core.datasets.base import VideoClip, VideoDataset
-from vad_core.inference import InferenceConfig, score_all
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.scoring_loop import score_all
 from vad_core.metrics import evaluate_videos, per_category_auroc
 from vad_core.models import ModelConfig, count_parameters
 from vad_core.scoring import ScoringConfig, anomaly_scores, reduce_error_maps

@@ -33,8 +33,8 @@ from batch_throughput import make_footage, model_only_throughput
 from vad_core.batch.chunking import chunk_plan
 from vad_core.batch.runner import ScoringWorker, _ChunkTask, decode_chunk
 from vad_core.checkpoint import save_checkpoint
-from vad_core.device import resolve_device
-from vad_core.inference import InferenceConfig
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.device import resolve_device
 from vad_core.models import ModelConfig, build_model
 
 

@@ -25,7 +25,8 @@ from vad_core.batch.discover import content_hash, discover_clips
 from vad_core.batch.index import SCHEMA_VERSION, ResultsIndex, ResultsIndexError, comparable
 from vad_core.checkpoint import load_checkpoint, save_checkpoint
 from vad_core.datasets.synthetic import SyntheticConfig, make_test_clip, make_train_clip, write_frames
-from vad_core.inference import InferenceConfig, score_all
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.scoring_loop import score_all
 from vad_core.models import ModelConfig, build_model
 from vad_core.models.base import TemporalSpec
 from vad_core.sources import ArraySource, open_source
@@ -218,7 +219,7 @@ def test_run_scores_good_clips_and_records_the_corrupt_one(clean_run, archive, c
         assert all(r.status == "done" for name, r in rows.items() if name != "cam3/broken.avi")
         long = rows["cam2/long.avi"]
         assert long.chunks == 4 and long.frames == 203
-        scores = __import__("vad_core.scores_file", fromlist=["read_scores"]).read_scores(
+        scores = __import__("vad_core.inference.scores_file", fromlist=["read_scores"]).read_scores(
             index.scores_file(long)
         )
     whole = score_all(
@@ -411,16 +412,16 @@ def test_a_slow_results_disk_is_measured_and_named_in_the_summary(
     ray_address, archive, checkpoint, tmp_path, monkeypatch
 ) -> None:
     """Writes that take 0.6 s each, one writer thread: chunks wait for them, and the summary says so."""
-    import vad_core.scores_file
+    import vad_core.inference.scores_file
     from vad_core.batch import run_batch
 
-    real_write = vad_core.scores_file.write_scores
+    real_write = vad_core.inference.scores_file.write_scores
 
     def slow_write(*args, **kwargs):
         time.sleep(0.6)
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(vad_core.scores_file, "write_scores", slow_write)
+    monkeypatch.setattr(vad_core.inference.scores_file, "write_scores", slow_write)
     config = _config(archive, checkpoint, tmp_path / "slow", workers=1, writers=1, chunk_frames=16)
     summary = run_batch(config)
     assert (summary.done, summary.failed) == (5, 1)

@@ -10,8 +10,8 @@ import pytest
 
 from vad_core.cli.export_cmd import parse_pad
 from vad_core.cli.main import main
+from vad_core.inference.scores_file import write_scores
 from vad_core.labels.store import load_document
-from vad_core.scores_file import write_scores
 
 FRAMES = 40
 

@@ -9,8 +9,8 @@ import threading
 import pytest
 import torch
 
-import vad_core.cuda_graphs as cuda_graphs
-from vad_core.cuda_graphs import GraphedSteps, graphs_for
+import vad_core.inference.cuda_graphs as cuda_graphs
+from vad_core.inference.cuda_graphs import GraphedSteps, graphs_for
 
 
 class FakeCapture:
@@ -105,7 +105,7 @@ def test_a_step_that_cannot_be_recorded_runs_eagerly_and_is_not_tried_again(monk
 
     monkeypatch.setattr(cuda_graphs, "CapturedStep", refuse)
     graphs = GraphedSteps(torch.nn.Linear(2, 2))
-    with caplog.at_level(logging.WARNING, logger="vad_core.cuda_graphs"):
+    with caplog.at_level(logging.WARNING, logger="vad_core.inference.cuda_graphs"):
         first = graphs.run("key", double, torch.ones(4, 3), capture=True)
         second = graphs.run("key", double, torch.ones(4, 3), capture=True)
     assert torch.equal(first, torch.full((4, 3), 2.0)) and torch.equal(second, first)
@@ -155,8 +155,9 @@ class CountingCapture:
 def test_scoring_replays_full_batches_and_gives_the_eager_scores(monkeypatch, model_name: str) -> None:
     import numpy as np
 
-    import vad_core.inference as inference
-    from vad_core.inference import InferenceConfig, score_all
+    import vad_core.inference.scoring_loop as inference
+    from vad_core.inference.config import InferenceConfig
+    from vad_core.inference.scoring_loop import score_all
     from vad_core.models import ModelConfig, build_model
     from vad_core.sources import ArraySource
 

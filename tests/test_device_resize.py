@@ -8,7 +8,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vad_core.device_resize import MAX_DEVICE_PIXELS, AreaResize, area_taps, resize_on_device, shrinks
+from vad_core.inference.device_resize import (
+    MAX_DEVICE_PIXELS,
+    AreaResize,
+    area_taps,
+    resize_on_device,
+    shrinks,
+)
 from vad_core.sources.preprocess import resize_frame
 
 CPU = torch.device("cpu")

@@ -12,7 +12,7 @@ from vad_core.checkpoint import load_checkpoint, save_checkpoint
 from vad_core.cli.main import main as vad_main
 from vad_core.datasets import read_mvtec
 from vad_core.errors import Cancelled, ConfigError
-from vad_core.image_mode import (
+from vad_core.evaluation.images import (
     ImageModeConfig,
     evaluate_image_dataset,
     inspect_dataset,
@@ -20,7 +20,7 @@ from vad_core.image_mode import (
     mask_outline,
     train_on_image_dataset,
 )
-from vad_core.inference import InferenceConfig
+from vad_core.inference.config import InferenceConfig
 from vad_core.models import ModelConfig, build_model
 
 

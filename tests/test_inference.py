@@ -8,7 +8,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vad_core.inference import InferenceConfig, plan_windows, reconstruct_frame, score_all, score_source
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.scoring_loop import plan_windows, reconstruct_frame, score_all, score_source
 from vad_core.models.base import AnomalyModel, ModelConfig, TemporalSpec
 from vad_core.sources import ArraySource
 
@@ -123,7 +124,7 @@ def test_reconstruct_frame_matches_the_scored_map() -> None:
 @pytest.mark.parametrize("spec", SPECS, ids=str)
 def test_device_side_scoring_and_read_ahead_give_the_cpu_path_scores(spec, monkeypatch) -> None:
     """The accelerator path (reduction on the device, next batch read in a thread) run on the CPU."""
-    import vad_core.inference as inference
+    import vad_core.inference.scoring_loop as inference
 
     frames = np.random.default_rng(3).integers(0, 256, (37, 40, 48), dtype=np.uint8)
     source = ArraySource(frames, fps=10, name="noise")
@@ -149,7 +150,7 @@ class SmallMemoryPredictor(ShiftPredictor):
 def test_batches_halved_after_running_out_of_memory_score_every_frame_as_small_batches_do(
     device_side, monkeypatch
 ) -> None:
-    import vad_core.inference as inference
+    import vad_core.inference.scoring_loop as inference
 
     monkeypatch.setattr(inference, "_scores_on_device", lambda device: device_side)
     frames = np.random.default_rng(6).integers(0, 256, (29, 40, 48), dtype=np.uint8)
@@ -187,7 +188,7 @@ def test_batches_halved_after_running_out_of_memory_score_every_frame_as_small_b
 def test_frames_resized_on_the_device_score_as_frames_resized_on_the_host(
     frame_shape, channels, monkeypatch
 ) -> None:
-    import vad_core.inference as inference
+    import vad_core.inference.scoring_loop as inference
 
     frames = np.random.default_rng(5).integers(0, 256, (23, *frame_shape), dtype=np.uint8)
     source = ArraySource(frames, fps=10, name="noise")
@@ -202,7 +203,7 @@ def test_frames_resized_on_the_device_score_as_frames_resized_on_the_host(
 
 
 def test_read_ahead_serves_batches_in_order_and_rereads_after_a_batch_size_change() -> None:
-    from vad_core.inference import _FrameReader, _Prefetcher, _read_batch
+    from vad_core.inference.scoring_loop import _FrameReader, _Prefetcher, _read_batch
     from vad_core.sources import Preprocess
 
     frames = np.random.default_rng(4).integers(0, 256, (30, 24, 24), dtype=np.uint8)

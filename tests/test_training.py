@@ -9,8 +9,9 @@ import torch
 from vad_core.checkpoint import load_checkpoint
 from vad_core.datasets.synthetic import SyntheticConfig, make_synthetic_dataset
 from vad_core.errors import CheckpointError, ConfigError
-from vad_core.evaluation import evaluate_dataset
-from vad_core.inference import InferenceConfig, score_all
+from vad_core.evaluation.videos import evaluate_dataset
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.scoring_loop import score_all
 from vad_core.models import ModelConfig, build_model, model_names
 from vad_core.sources import ArraySource, Preprocess
 from vad_core.training import FrameBank, TrainConfig, train, train_iter

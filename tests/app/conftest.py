@@ -77,7 +77,7 @@ def window(qtbot, home):
     """The real main window, shown offscreen, with in-memory settings and a private score cache."""
     from app.main_window import MainWindow
     from app.settings import AppSettings, _MemoryStore
-    from vad_core.score_cache import ScoreCache
+    from vad_core.inference.score_cache import ScoreCache
 
     win = MainWindow(settings=AppSettings(_MemoryStore()), cache=ScoreCache(home / "cache" / "scores"))
     qtbot.addWidget(win)

@@ -22,8 +22,8 @@ from app.widgets import explain_panel
 from app.widgets.explain_panel import ExplainPanel
 from app.widgets.explain_settings import method_defaults
 from vad_core.errors import Cancelled, ConfigError
+from vad_core.evaluation.images import mask_outline
 from vad_core.explain import Explanation
-from vad_core.image_mode import mask_outline
 
 pytestmark = pytest.mark.gui
 

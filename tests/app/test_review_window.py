@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from vad_core.inference import InferenceConfig, score_all
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.scoring_loop import score_all
 from vad_core.scoring import anomaly_scores
 
 pytestmark = pytest.mark.gui
@@ -253,7 +254,7 @@ def test_an_incompatible_checkpoint_shows_a_dialog_and_keeps_the_old_model(
 def test_closing_the_window_cancels_running_jobs(qtbot, home, demo_source, tiny_checkpoint):
     from app.main_window import MainWindow
     from app.settings import AppSettings, _MemoryStore
-    from vad_core.score_cache import ScoreCache
+    from vad_core.inference.score_cache import ScoreCache
 
     win = MainWindow(settings=AppSettings(_MemoryStore()), cache=ScoreCache(home / "c"))
     win.show()

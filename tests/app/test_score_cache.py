@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from vad_core.inference import InferenceConfig
-from vad_core.score_cache import ScoreCache, cache_key, source_identity
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.score_cache import ScoreCache, cache_key, source_identity
 from vad_core.sources.base import ArraySource
 
 pytestmark = pytest.mark.gui

@@ -10,8 +10,9 @@ from app.player import PlaybackClock
 from app.session import ReviewSession, mask_intervals, robust_max
 from app.workers import Notice, Progress, Worker
 from vad_core.checkpoint import load_checkpoint
-from vad_core.inference import InferenceConfig, score_all
-from vad_core.score_cache import ScoreCache
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.score_cache import ScoreCache
+from vad_core.inference.scoring_loop import score_all
 from vad_core.scoring import ScoringConfig, anomaly_scores, regularity
 from vad_core.sources.base import ArraySource
 

@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from vad_core.batch.index import ClipRow, ResultsIndex
-from vad_core.scores_file import write_scores
+from vad_core.inference.scores_file import write_scores
 from vad_core.scoring import ScoringConfig, anomaly_scores
 
 pytestmark = pytest.mark.gui

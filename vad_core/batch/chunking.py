@@ -46,7 +46,8 @@ from vad_core.errors import ConfigError
 from vad_core.sources.base import FrameSource, check_index, check_range
 
 if TYPE_CHECKING:  # torch is imported only when chunks are planned or scored, not by `vad --help`
-    from vad_core.inference import InferenceConfig, Window
+    from vad_core.inference.config import InferenceConfig
+    from vad_core.inference.scoring_loop import Window
     from vad_core.models.base import AnomalyModel, TemporalSpec
     from vad_core.sources.preprocess import Preprocess
 
@@ -107,7 +108,7 @@ def _plan_matches(chunk: Chunk, windows: Sequence[Window], spec: TemporalSpec, p
     The range's own plan must begin with exactly ``windows``; windows after them (a ``"next"``
     predictor's last ``P - 1`` frames, read only as context) may only score frames past the chunk.
     """
-    from vad_core.inference import plan_windows
+    from vad_core.inference.scoring_loop import plan_windows
 
     own = plan_windows(chunk.read_stop - chunk.read_start, spec, prediction)
     if len(own) < len(windows):
@@ -140,7 +141,7 @@ def plan_chunks(
     Raises:
         ConfigError: ``n_frames < 1``, ``chunk_frames < 1`` or ``batch_size < 1``.
     """
-    from vad_core.inference import plan_windows
+    from vad_core.inference.scoring_loop import plan_windows
 
     if n_frames < 1:
         raise ConfigError("chunking", f"a clip needs at least 1 frame, found {n_frames}")
@@ -231,7 +232,8 @@ def score_chunk(
     preprocess: Preprocess | None = None,
 ) -> ChunkScores:
     """Score ``chunk`` of ``source`` (the whole clip) and keep the frames it contributes."""
-    from vad_core.inference import InferenceConfig, score_source
+    from vad_core.inference.config import InferenceConfig
+    from vad_core.inference.scoring_loop import score_source
 
     config = config or InferenceConfig()
     view = FrameRange(source, chunk.read_start, chunk.read_stop)

@@ -62,7 +62,7 @@ from vad_core.batch.chunking import DEFAULT_CHUNK_FRAMES, Chunk, ChunkScores, ch
 from vad_core.batch.discover import MIN_IMAGES, ClipRef, content_hash, discover_clips
 from vad_core.batch.index import SCORES_DIR, ClipRow, ResultsIndex
 from vad_core.errors import SourceError, VadError
-from vad_core.inference import InferenceConfig
+from vad_core.inference.config import InferenceConfig
 from vad_core.scoring import ScoringConfig
 
 log = logging.getLogger(__name__)
@@ -247,8 +247,8 @@ class ScoringWorker:
         import torch
 
         from vad_core.checkpoint import load_checkpoint
-        from vad_core.device import resolve_device
-        from vad_core.inference import prepare_for_inference
+        from vad_core.inference.device import resolve_device
+        from vad_core.inference.scoring_loop import prepare_for_inference
 
         threads = max(1, int(threads))
         torch.set_num_threads(threads)
@@ -272,7 +272,7 @@ class ScoringWorker:
         """Score two full batches of blank frames, so that the GPU's one-time set-up (cuDNN choosing
         its algorithms for this batch shape, kernels loaded on first use) happens while the worker
         starts, not in the first chunks of the archive."""
-        from vad_core.inference import score_source
+        from vad_core.inference.scoring_loop import score_source
         from vad_core.sources import ArraySource
 
         size, channels = self.preprocess.size, self.preprocess.channels
@@ -290,7 +290,7 @@ class ScoringWorker:
         import ray
         import torch
 
-        from vad_core.device import describe_device
+        from vad_core.inference.device import describe_device
 
         return {
             "host": socket.gethostname(),
@@ -547,7 +547,7 @@ class _Run:
 
     def write_clip(self, clip: _Clip, run_id: int) -> ClipRow:
         """Stitch, write the scores files (atomically) and build the done row. Runs on a writer thread."""
-        from vad_core.scores_file import write_scores
+        from vad_core.inference.scores_file import write_scores
         from vad_core.scoring import anomaly_scores, find_events
 
         began = time.perf_counter()

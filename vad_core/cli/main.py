@@ -37,7 +37,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _inference_config(args: argparse.Namespace, defaults: dict | None = None):
-    from vad_core.inference import InferenceConfig
+    from vad_core.inference.config import InferenceConfig
 
     defaults = defaults or {}
     return InferenceConfig(
@@ -79,8 +79,8 @@ def _add_inference_options(parser: argparse.ArgumentParser) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from vad_core.checkpoint import load_checkpoint
     from vad_core.datasets.synthetic import SyntheticConfig, read_synthetic, write_synthetic_dataset
-    from vad_core.evaluation import evaluate_dataset
-    from vad_core.inference import InferenceConfig
+    from vad_core.evaluation.videos import evaluate_dataset
+    from vad_core.inference.config import InferenceConfig
     from vad_core.paths import demo_data_dir
     from vad_core.resources import demo_model_path
     from vad_core.scoring import ScoringConfig, find_events
@@ -374,8 +374,8 @@ def parse_option_value(text: str) -> bool | int | float | str:
 # ----------------------------------------------------------------------------------------------- score
 def cmd_score(args: argparse.Namespace) -> int:
     from vad_core.checkpoint import load_checkpoint
-    from vad_core.inference import score_all
-    from vad_core.scores_file import write_scores
+    from vad_core.inference.scores_file import write_scores
+    from vad_core.inference.scoring_loop import score_all
     from vad_core.scoring import find_events
     from vad_core.sources import open_source
 
@@ -408,7 +408,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     npz = write_scores(
         out, result.errors, maps=result.maps if not args.no_maps else None, meta=meta, scoring=scoring
     )
-    from vad_core.scores_file import read_scores
+    from vad_core.inference.scores_file import read_scores
 
     scores = read_scores(npz, load_maps=False)
     events = find_events(scores.score, scoring.threshold, scoring.min_duration, scoring.merge_gap)
@@ -443,12 +443,12 @@ def _eval_dataset(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(args.model)
     dataset = open_dataset(args.dataset)
     if hasattr(dataset, "category"):
-        from vad_core.image_mode import evaluate_image_dataset
+        from vad_core.evaluation.images import evaluate_image_dataset
 
         evaluation = evaluate_image_dataset(checkpoint, dataset, _inference_config(args, checkpoint.scoring))
         print(evaluation.table())
         return 0
-    from vad_core.evaluation import evaluate_dataset
+    from vad_core.evaluation.videos import evaluate_dataset
 
     inference = _inference_config(args, checkpoint.scoring)
     total = sum(len(c.source) for c in dataset.test)
@@ -480,8 +480,8 @@ def _eval_dataset(args: argparse.Namespace) -> int:
 def _eval_scores(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from vad_core.evaluation import ClipScores, evaluate_scores
-    from vad_core.scores_file import read_scores
+    from vad_core.evaluation.videos import ClipScores, evaluate_scores
+    from vad_core.inference.scores_file import read_scores
     from vad_core.scoring import ScoringConfig, anomaly_scores
 
     files: list[Path] = []

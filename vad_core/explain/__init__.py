@@ -8,7 +8,7 @@ methods registered in ``METHODS``:
 * ``"lrp"``             - epsilon-LRP through decoder, encoder and the loss layer (``lrp``), signed;
 * ``"counterfactual"``  - smallest repaired boxes that cross the threshold (``counterfactual``).
 
-Every method sees the autoencoder through ``AnomalyScorer`` (``score_wrapper``): the residual
+Every method sees the autoencoder through ``AnomalyScorer`` (``scorer``): the residual
 error normalisation of thesis 3.8.5 (score = mean squared error / reference scale) and, for the
 classifier-style explainers, ``[p_normal, p_anomalous]`` from a steep logistic around the
 threshold (LIME and SHAP explain its log-odds by default, which do not saturate). Calibrate it on
@@ -48,7 +48,7 @@ from vad_core.explain.explanation import Explanation, MethodFn, MethodResult, Pr
 from vad_core.explain.lime_method import explain_lime
 from vad_core.explain.localisation import LocalisationScores, localisation_scores
 from vad_core.explain.lrp import LRPRules, explain_lrp, lrp_relevance
-from vad_core.explain.score_wrapper import (
+from vad_core.explain.scorer import (
     AnomalyScorer,
     Calibration,
     ExplainInput,

@@ -50,7 +50,7 @@ from torch import Tensor
 
 from vad_core.errors import ConfigError
 from vad_core.explain.explanation import MethodResult, Progress
-from vad_core.explain.score_wrapper import AnomalyScorer, ExplainInput
+from vad_core.explain.scorer import AnomalyScorer, ExplainInput
 
 REPLACEMENTS = ("reconstruction", "blur")
 TARGETS = ("normal", "threshold")

@@ -37,7 +37,7 @@ import torch
 
 from vad_core.errors import ConfigError
 from vad_core.explain.explanation import MethodResult, Progress
-from vad_core.explain.score_wrapper import EXPLAINED_OUTPUTS, AnomalyScorer, ExplainInput
+from vad_core.explain.scorer import EXPLAINED_OUTPUTS, AnomalyScorer, ExplainInput
 
 SEGMENTATIONS = ("slic", "quickshift", "grid")
 HIDES = ("reconstruction", "blur", "mean")

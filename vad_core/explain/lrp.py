@@ -54,7 +54,7 @@ from torch import Tensor, nn
 
 from vad_core.errors import ConfigError
 from vad_core.explain.explanation import MethodResult, Progress
-from vad_core.explain.score_wrapper import AnomalyScorer, ExplainInput
+from vad_core.explain.scorer import AnomalyScorer, ExplainInput
 
 LINEAR_RULES = ("epsilon", "zero", "gamma")
 INPUT_RULES = ("epsilon", "zero", "gamma", "zbox")

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from vad_core.errors import ConfigError
 from vad_core.explain.explanation import MethodResult, Progress
-from vad_core.explain.score_wrapper import EXPLAINED_OUTPUTS, AnomalyScorer, ExplainInput
+from vad_core.explain.scorer import EXPLAINED_OUTPUTS, AnomalyScorer, ExplainInput
 
 ALGORITHMS = ("partition", "gradient")
 BACKGROUNDS = ("reconstruction", "blur", "inpaint_telea", "inpaint_ns")

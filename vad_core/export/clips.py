@@ -44,10 +44,10 @@ import cv2
 import numpy as np
 
 from vad_core.atomic_io import file_sha256, open_temp
-from vad_core.driving import drive
 from vad_core.errors import ExportError, LabelFileError
 from vad_core.labels.document import LabelDocument, LabelInterval, event_decision, now_iso
 from vad_core.labels.store import atomic_write_bytes
+from vad_core.progress import drive
 from vad_core.sources.preprocess import resize_map
 
 SIDECAR_FORMAT = "vad-review incident"
@@ -198,7 +198,7 @@ class ExportInputs:
 
     @classmethod
     def from_scores(cls, scores: Any, labels: LabelDocument | None = None, **kwargs: Any) -> ExportInputs:
-        """From a :class:`vad_core.scores_file.ScoresFile` (``read_scores``)."""
+        """From a :class:`vad_core.inference.scores_file.ScoresFile` (``read_scores``)."""
         meta = dict(scores.meta)
         if scores.path is not None:
             meta.setdefault("scores_file", str(scores.path))

@@ -68,7 +68,7 @@ def resize_frames_uint8(frames: np.ndarray, size: tuple[int, int], channels: int
 
 def channels_first_uint8(frames: np.ndarray, channels: int) -> np.ndarray:
     """uint8 ``(N, H, W)`` or ``(N, H, W, 3)`` -> uint8 ``(N, channels, H, W)``, not resized: what a
-    device that resizes (:mod:`vad_core.device_resize`) is given."""
+    device that resizes (:mod:`vad_core.inference.device_resize`) is given."""
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim not in (3, 4):
         raise ConfigError(

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from vad_core.checkpoint import load_checkpoint, save_checkpoint
-from vad_core.device import resolve_device
+from vad_core.inference.device import resolve_device
 from vad_core.training.frame_bank import FrameBank
 
 

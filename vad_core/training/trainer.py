@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 
 from vad_core.checkpoint import save_checkpoint
-from vad_core.device import describe_device, resolve_device
-from vad_core.driving import drive
+from vad_core.inference.device import describe_device, resolve_device
 from vad_core.models.base import AnomalyModel
 from vad_core.models.registry import build_model
+from vad_core.progress import drive
 from vad_core.training.config import TrainConfig
 from vad_core.training.frame_bank import FrameBank
 from vad_core.training.state import load_training_state, save_training_state

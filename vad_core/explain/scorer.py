@@ -4,7 +4,7 @@ Explainers built for classifiers (LIME, SHAP) need class probabilities; an autoe
 reconstructs. Thesis section 3.8.5 closes the gap with a parameter-less layer after the CAE:
 
 1. the reconstruction error ``e(x) = mean_{c,h,w} (x - f(x))^2`` (the same per-pixel squared error,
-   averaged over channels, and frame reduction ``"mean"`` as ``vad_core.inference``);
+   averaged over channels, and frame reduction ``"mean"`` as ``vad_core.inference.scoring_loop``);
 2. *residual error normalisation*: ``s(x) = e(x) / scale``, where ``scale`` is the largest error on
    a reference set (the thesis uses the anomalous test set; ``"p99"`` is a robust alternative), so
    reference scores lie in [0, 1];
@@ -41,7 +41,7 @@ from torch import Tensor, nn
 
 from vad_core.errors import ConfigError
 from vad_core.explain.explanation import Progress
-from vad_core.inference import pixel_errors, plan_windows, prepare_for_inference
+from vad_core.inference.scoring_loop import pixel_errors, plan_windows, prepare_for_inference
 from vad_core.models.base import AnomalyModel
 from vad_core.sources.base import FrameSource
 from vad_core.sources.preprocess import prepare_frames
@@ -507,7 +507,7 @@ def prepare_input(model: AnomalyModel, image_or_clip: Any, frame: int | None = N
 def clip_for_frame(model: AnomalyModel, source: FrameSource, index: int) -> tuple[np.ndarray, int]:
     """The uint8 window of ``source`` that scores frame ``index``, and the frame's position in it.
 
-    Uses the same windows as ``vad_core.inference`` scoring, so an explanation is about the same
+    Uses the same windows as ``vad_core.inference.scoring_loop`` scoring, so an explanation is about the same
     model evaluation that produced the frame's score. Frame models get ``(frame[None], 0)``.
     """
     if not 0 <= index < len(source):

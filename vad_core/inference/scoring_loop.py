@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from vad_core.cuda_graphs import graphs_for
-from vad_core.device import free_cached_memory, is_out_of_memory, resolve_device
-from vad_core.device_resize import AreaResize, resize_on_device
 from vad_core.errors import ConfigError
-from vad_core.inference_config import PREDICTION_MODES, InferenceConfig
+from vad_core.inference.config import PREDICTION_MODES, InferenceConfig
+from vad_core.inference.cuda_graphs import graphs_for
+from vad_core.inference.device import free_cached_memory, is_out_of_memory, resolve_device
+from vad_core.inference.device_resize import AreaResize, resize_on_device
 from vad_core.models.base import AnomalyModel, TemporalSpec
 from vad_core.sources.base import FrameSource
 from vad_core.sources.preprocess import UNIT_SCALE, Preprocess, channels_first_uint8
@@ -181,7 +181,7 @@ def _autocast(device: torch.device, amp: bool, cache: bool = True):
 class _FrameReader:
     """Reads source frames as uint8 ``(N, C, h, w)`` at model size, remembering the last block to
     serve overlapping windows. With ``resize_on_device``, frames that shrink (up to 1920x1080) stay at
-    their own size (``(N, C, H, W)``) for the device to resize (:mod:`vad_core.device_resize`)."""
+    their own size (``(N, C, H, W)``) for the device to resize (:mod:`vad_core.inference.device_resize`)."""
 
     def __init__(self, source: FrameSource, preprocess: Preprocess, resize_on_device: bool = False) -> None:
         self.source = source
@@ -293,7 +293,7 @@ def _scores_on_device(device: torch.device) -> bool:
 
 
 def _records_graphs(device: torch.device, config: InferenceConfig) -> bool:
-    """Whether full batches replay a recorded CUDA graph (:mod:`vad_core.cuda_graphs`)."""
+    """Whether full batches replay a recorded CUDA graph (:mod:`vad_core.inference.cuda_graphs`)."""
     return device.type == "cuda" and config.cuda_graphs
 
 

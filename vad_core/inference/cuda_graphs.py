@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable
 
 import torch
 
-from vad_core.device import is_out_of_memory
+from vad_core.inference.device import is_out_of_memory
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The Qt-free engine behind the GUI's image mode and ``vad eval --dataset MVTEC_CATEGORY``. It
 scores every test image of an ``ImageDataset`` with a frame autoencoder (the same preprocessing
-and per-pixel squared error as video scoring, ``vad_core.inference``), and keeps:
+and per-pixel squared error as video scoring, ``vad_core.inference.scoring_loop``), and keeps:
 
 * an image-level score per image: the frame error of ``InferenceConfig.reduction`` (mean, l2 or
   patch_max, as for video frames), or the mean of the top ``top_fraction`` pixels (``"top_k"``);
@@ -43,11 +43,12 @@ import numpy as np
 
 from vad_core.checkpoint import Checkpoint
 from vad_core.datasets.base import ImageDataset, ImageSample
-from vad_core.driving import drive
 from vad_core.errors import ConfigError
-from vad_core.inference import InferenceConfig, score_source
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.scoring_loop import score_source
 from vad_core.metrics import gmean_threshold, image_auroc, pixel_auroc
 from vad_core.models.base import AnomalyModel, ModelConfig
+from vad_core.progress import drive
 from vad_core.sources.image_files import ImageFolderSource, read_image
 from vad_core.sources.preprocess import Preprocess, resize_map
 

@@ -1,6 +1,6 @@
 """How to score (batch size, device, AMP, error map, frame reduction), without importing torch.
 
-``vad_core.inference`` does the scoring; this settings object lives apart so the GUI and the CLI
+``vad_core.inference.scoring_loop`` does the scoring; this settings object lives apart so the GUI and the CLI
 can build it at start-up without paying for torch.
 """
 
@@ -26,7 +26,7 @@ class InferenceConfig:
     patch: int = 16
     keep_maps: bool = True
     prediction: str = "next"  # predictors: score each frame by its one-step-ahead prediction, or "block"
-    # on CUDA, full batches replay a recorded graph (vad_core.cuda_graphs); only for a process with
+    # on CUDA, full batches replay a recorded graph (vad_core.inference.cuda_graphs); only for a process with
     # one scoring thread: a recording in one thread breaks the CUDA work of the others
     cuda_graphs: bool = False
 

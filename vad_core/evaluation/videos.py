@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from vad_core.datasets.base import VideoClip, VideoDataset
-from vad_core.inference import InferenceConfig, score_all
+from vad_core.inference.config import InferenceConfig
+from vad_core.inference.scoring_loop import score_all
 from vad_core.metrics import EvaluationReport, evaluate_videos, per_category_auroc
 from vad_core.models.base import AnomalyModel
 from vad_core.scoring import ScoringConfig, anomaly_scores
@@ -116,7 +117,7 @@ def evaluate_dataset(
     scored = score_clips(model, chosen, inference, scoring, progress, keep_maps=scores_dir is not None)
     seconds = time.perf_counter() - began
     if scores_dir is not None:
-        from vad_core.scores_file import write_scores
+        from vad_core.inference.scores_file import write_scores
 
         for clip, result in zip(chosen, scored, strict=True):
             write_scores(
