@@ -1,27 +1,5 @@
-"""Frame-, pixel- and image-level detection metrics (thesis seed 003, sections 3.8.5 and 4.3).
-
-* AUC-ROC (4.3.1), AUC-PR (4.3.2, computed as average precision, the step-wise area that the
-  thesis describes as "the average of the precision values for each recall"), F1 (4.3.3) and the
-  equal error rate (4.3.4, the ROC point where FPR = FNR, linearly interpolated between points).
-* The optimal threshold of eq. 3.21: the ROC threshold maximising ``sqrt(TPR * (1 - FPR))``.
-* Pooled over all frames of a dataset and per video, pixel AUROC for datasets with masks, and
-  AUROC per anomaly category (normal frames plus the frames of one category).
-
-Label convention: ``True`` / 1 = anomalous (the positive class), ``False`` / 0 = normal, as in the
-dataset readers. (The thesis' section 4.9.1 labels *normal* frames 1; do not feed such labels
-here.) Scores are high for anomalous frames, and a frame is predicted anomalous when
-``score >= threshold`` (the rule of ``sklearn.metrics.roc_curve`` and of ``find_events``).
-
-When only one class is present (a video without anomalies, say) AUROC, AUPRC, EER and the G-mean
-threshold are undefined and reported as NaN; nothing raises. Averages over videos skip NaN.
-
-Example::
-
-    m = frame_metrics(scores, labels)              # threshold from eq. 3.21
-    report = evaluate_videos({"Test001": (s1, y1), "Test002": (s2, y2)})
-    print(report.table())
-    pixel_auroc(maps, masks)
-"""
+"""Frame- and image-level detection metrics: AUROC, AUPRC, EER, F1 at the G-mean threshold (eq. 3.21),
+pooled and per video, and per anomaly category. Conventions are in :mod:`vad_core.metrics`."""
 
 from __future__ import annotations
 
@@ -297,61 +275,3 @@ def per_category_auroc(scores: np.ndarray, labels: np.ndarray, categories: Seque
         keep = normal | (y & (cats == category))
         result[category] = auroc(s[keep], y[keep])
     return result
-
-
-def _pixel_count(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> tuple[int, int]:
-    n_pos = n_all = 0
-    for i, (heat, mask) in enumerate(zip(maps, masks, strict=True)):
-        if np.shape(heat) != np.shape(mask):
-            raise ConfigError(
-                "pixel AUROC", f"map {i} has shape {np.shape(heat)} but its mask {np.shape(mask)}"
-            )
-        n_pos += int(np.count_nonzero(mask))
-        n_all += int(np.size(mask))
-    return n_pos, n_all - n_pos
-
-
-def pixel_auroc(
-    maps: Sequence[np.ndarray], masks: Sequence[np.ndarray], max_pixels: int = 2_000_000, seed: int = 0
-) -> float:
-    """AUROC of anomaly-map values against ground-truth masks, over all pixels of all images.
-
-    When there are more than ``max_pixels`` pixels a deterministic (``seed``) random sample of
-    about ``max_pixels`` is used, drawn from each class separately: AUROC depends only on the two
-    class-conditional score distributions, so this is unbiased, and small defects keep up to half
-    the budget instead of vanishing in the sample. Images are processed one at a time, so the
-    full set is never held in memory. NaN when no pixel (or every pixel) is anomalous.
-
-    Raises:
-        ConfigError: different numbers of maps and masks, a map and its mask of different
-            shapes, ``max_pixels < 2``, or non-finite map values.
-    """
-    maps, masks = list(maps), list(masks)
-    if len(maps) != len(masks):
-        raise ConfigError("pixel AUROC", f"{len(maps)} maps but {len(masks)} masks")
-    if max_pixels < 2:
-        raise ConfigError("pixel AUROC", f"max_pixels must be >= 2, found {max_pixels}")
-    n_pos, n_neg = _pixel_count(maps, masks)
-    if n_pos == 0 or n_neg == 0:
-        return NAN
-    if n_pos + n_neg <= max_pixels:
-        rate_pos = rate_neg = 1.0
-    else:
-        budget_pos = min(n_pos, max(max_pixels // 2, max_pixels - n_neg))
-        budget_neg = min(n_neg, max_pixels - budget_pos)
-        rate_pos, rate_neg = budget_pos / n_pos, budget_neg / n_neg
-    rng = np.random.default_rng(seed)
-    kept_scores, kept_labels = [], []
-    for heat, mask in zip(maps, masks, strict=True):
-        values = np.asarray(heat, dtype=np.float32).ravel()
-        truth = np.asarray(mask, dtype=bool).ravel()
-        if rate_pos < 1.0 or rate_neg < 1.0:
-            keep = rng.random(truth.size) < np.where(truth, rate_pos, rate_neg)
-            values, truth = values[keep], truth[keep]
-        kept_scores.append(values)
-        kept_labels.append(truth)
-    s = np.concatenate(kept_scores)
-    y = np.concatenate(kept_labels)
-    if not np.all(np.isfinite(s)):
-        raise ConfigError("pixel AUROC", "anomaly maps hold NaN or inf values")
-    return auroc(s, y)
