@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vad_core.errors import LabelFileError
-from vad_core.labels.document import (
+from vad_core.labels import (
     CompoundCommand,
     InsertInterval,
     LabelDocument,

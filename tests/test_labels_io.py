@@ -7,7 +7,7 @@ import pytest
 import scipy.io
 
 from vad_core.errors import GroundTruthError, LabelFileError
-from vad_core.labels.document import LabelDocument, VideoInfo, add_interval, reject_event
+from vad_core.labels import LabelDocument, VideoInfo, add_interval, reject_event
 from vad_core.labels.io import (
     csv_text,
     default_label_path,

@@ -34,7 +34,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from vad_core.labels.document import LabelInterval
+from vad_core.labels.interval import LabelInterval
 
 ANOMALY_COLOR = (186, 104, 200)  # purple: unlike flagged (red), truth (orange), normal marks (green)
 NEGATIVE_COLOR = (120, 170, 200)  # blue-grey, hatched

@@ -47,7 +47,7 @@ def _scoring(args: argparse.Namespace, meta: dict):
 def cmd_export_clips(args: argparse.Namespace) -> int:
     from vad_core.export import ExportConfig, ExportInputs, export_incidents, run, select_incidents
     from vad_core.inference.scores_file import read_scores
-    from vad_core.labels.document import default_author
+    from vad_core.labels.interval import default_author
     from vad_core.labels.store import load_document
     from vad_core.sources import open_source
 

@@ -47,7 +47,9 @@ from vad_core.atomic_io import file_sha256, open_temp
 from vad_core.errors import ExportError
 from vad_core.export.rendering import ClipFrames, contact_sheet, key_frames
 from vad_core.export.sidecar import sidecar_record, write_sidecar
-from vad_core.labels.document import LabelDocument, LabelInterval, event_decision
+from vad_core.labels.document import LabelDocument
+from vad_core.labels.edits import event_decision
+from vad_core.labels.interval import LabelInterval
 from vad_core.progress import drive
 
 #: ``(fourcc, extension)`` tried in order for each container preference.

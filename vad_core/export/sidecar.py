@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vad_core.errors import ExportError, LabelFileError
-from vad_core.labels.document import LabelDocument, now_iso
+from vad_core.labels.document import LabelDocument
+from vad_core.labels.interval import now_iso
 from vad_core.labels.store import atomic_write_bytes
 
 if TYPE_CHECKING:

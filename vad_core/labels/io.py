@@ -40,18 +40,17 @@ from pathlib import Path
 import numpy as np
 
 from vad_core.errors import GroundTruthError, LabelFileError
-from vad_core.labels.document import (
+from vad_core.labels.document import LabelDocument, LabelEditError
+from vad_core.labels.interval import (
     KINDS,
     ORIGINS,
-    LabelDocument,
-    LabelEditError,
     LabelInterval,
     VideoInfo,
     clean_tag,
-    mask_to_ranges,
     new_interval_id,
     now_iso,
 )
+from vad_core.labels.ranges import mask_to_ranges
 from vad_core.labels.schema import dumps
 from vad_core.labels.store import atomic_write_bytes, file_sha256, load_document
 

@@ -45,7 +45,8 @@ from pathlib import Path
 from vad_core.atomic_io import atomic_write_bytes as _atomic_write_bytes
 from vad_core.atomic_io import file_sha256, open_temp
 from vad_core.errors import LabelFileError
-from vad_core.labels.document import LabelDocument, now_iso
+from vad_core.labels.document import LabelDocument
+from vad_core.labels.interval import now_iso
 from vad_core.labels.schema import decode, dumps, parse_document
 
 BACKUP_SUFFIX = ".bak"
@@ -622,7 +623,7 @@ def load_or_create(
     path: str | os.PathLike[str], video: object | None = None
 ) -> tuple[LabelStore, LabelDocument]:
     """Open ``path`` if it exists, else a new empty document (for ``video``, a ``VideoInfo``) in a new store."""
-    from vad_core.labels.document import VideoInfo
+    from vad_core.labels.interval import VideoInfo
 
     path = Path(path)
     if path.exists():
