@@ -198,7 +198,7 @@ def test_read_frame_labels_from_a_document_a_folder_and_a_csv(tmp_path, doc):
 
 
 def test_vad_eval_reads_label_documents_through_read_frame_labels(tmp_path, doc):
-    from vad_core.cli.main import _read_label_file
+    from vad_core.cli.eval_cmd import _read_label_file
 
     path = export_json(doc, tmp_path / "cam1.labels.json")
     assert _read_label_file(str(path))["cam1"].sum() == 10

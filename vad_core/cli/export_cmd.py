@@ -86,13 +86,13 @@ def cmd_export_clips(args: argparse.Namespace) -> int:
         operator=args.operator if args.operator is not None else default_author(),
         operator_note=args.note or "",
     )
-    from vad_core.cli.main import _progress_bar
+    from vad_core.cli.options import progress_bar
 
     total = sum(
         min(len(source), i.end + round(after * fps)) - max(0, i.start - round(before * fps))
         for i in incidents
     )
-    bar = _progress_bar(total, f"exporting {len(incidents)} incident(s)")
+    bar = progress_bar(total, f"exporting {len(incidents)} incident(s)")
     counted = {}
 
     def progress(item) -> None:
