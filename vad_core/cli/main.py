@@ -62,7 +62,7 @@ def _version() -> str:
         from importlib.metadata import version
 
         return f"vad-review {version('vad-review')}"
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "vad-review (source tree)"
 
 

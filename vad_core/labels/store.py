@@ -605,12 +605,12 @@ class AutosaveWriter:
             error: BaseException | None = None
             try:
                 request.execute()
-            except Exception as caught:  # noqa: BLE001 - reported to the caller, never lost
+            except Exception as caught:
                 error = caught
             if self._callback is not None:
                 try:
                     self._callback(request_id, request.revision, error)
-                except Exception:  # noqa: BLE001 - a failing callback must not stop autosave
+                except Exception:
                     import traceback
 
                     traceback.print_exc()
