@@ -331,7 +331,7 @@ def score_source(
             prefetcher.ask(position + len(batch.windows), batch_size)
             try:
                 errors, stacked = scorer.score(batch, full=len(batch.windows) == batch_size)
-            except Exception as error:
+            except Exception as error:  # only OOM is handled, the rest re-raised
                 if not is_out_of_memory(error) or batch_size == 1:
                     raise
                 batch_size = _halve_batch_size(batch_size, device, on_notice)

@@ -36,7 +36,7 @@ def default_author() -> str:
     """The operator's login name, or ``""`` where the system cannot tell."""
     try:
         return getpass.getuser()
-    except Exception:
+    except Exception:  # no user name is not an error worth reporting
         return ""
 
 

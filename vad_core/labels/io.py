@@ -246,7 +246,7 @@ def import_avenue_mat(
         raise GroundTruthError(path, "ground-truth file missing (no such file)")
     try:
         variables = {name for name, _shape, _kind in scipy.io.whosmat(str(path))}
-    except Exception:
+    except Exception:  # the readers below produce the precise message
         variables = set()
     if "gt" in variables and "volLabel" not in variables:
         return _import_ranges_per_clip(path, parse_ranges_mat(path, "gt"), clip, video, author)

@@ -605,12 +605,12 @@ class AutosaveWriter:
             error: BaseException | None = None
             try:
                 request.execute()
-            except Exception as caught:
+            except Exception as caught:  # reported to the caller, never lost
                 error = caught
             if self._callback is not None:
                 try:
                     self._callback(request_id, request.revision, error)
-                except Exception:
+                except Exception:  # a failing callback must not stop autosave
                     import traceback
 
                     traceback.print_exc()
