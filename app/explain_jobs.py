@@ -231,7 +231,7 @@ def drive(
         limit_torch_threads()
         try:
             outcome["value"] = call(lambda done, total: updates.put((int(done), int(total))), stop.is_set)
-        except BaseException as error:  # noqa: BLE001 - handed to the job, raised there
+        except BaseException as error:
             outcome["error"] = error
         finally:
             updates.put(None)

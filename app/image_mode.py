@@ -134,7 +134,7 @@ def frame_model_names() -> tuple[str, ...]:
         try:
             if build_model(ModelConfig(name, 1, (64, 64))).spec.mode == "frame":
                 names.append(name)
-        except Exception:  # noqa: BLE001 - an architecture that cannot be built is simply not offered
+        except Exception:
             continue
     return tuple(names)
 
@@ -335,7 +335,7 @@ class ImageModeWindow(QMainWindow):
         except VadError as error:
             self.show_error("Cannot open image dataset", str(error))
             return False
-        except Exception as error:  # noqa: BLE001 - the window stays usable whatever the folder holds
+        except Exception as error:
             self.show_error("Cannot open image dataset", f"{path}: {error}")
             return False
         if not isinstance(dataset, ImageDataset):
@@ -407,7 +407,7 @@ class ImageModeWindow(QMainWindow):
         except VadError as error:
             self.show_error("Cannot load checkpoint", str(error))
             return False
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self.show_error("Cannot load checkpoint", f"{path}: {error}")
             return False
         return self.set_checkpoint(checkpoint)
@@ -685,7 +685,7 @@ class ImageModeWindow(QMainWindow):
         self.actions_by_name["score"].setEnabled(has_data and self.checkpoint is not None and not self.busy)
         self.cancel_button.setEnabled(self.busy)
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+    def closeEvent(self, event) -> None:
         """Closing cancels every job and waits for the worker threads."""
         if self.train_dialog is not None:
             self.train_dialog.close()

@@ -55,7 +55,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QWidget
 from app.widgets.label_band import ROW_HEIGHT, LabelBand
 from app.widgets.labels_panel import LabelsPanel
 from vad_core.errors import LabelEditError, LabelFileError, VadError
-from vad_core.labels.document import (
+from vad_core.labels import (
     Command,
     CompoundCommand,
     InsertInterval,

@@ -213,7 +213,7 @@ def handle_exception(
     try:
         log.critical("uncaught exception%s", f" in {where}" if where else "", exc_info=(exc_type, exc, tb))
         _notify(summarize(exc_type, exc))
-    except Exception:  # noqa: BLE001 - the hook itself must never raise
+    except Exception:
         sys.__excepthook__(exc_type, exc or exc_type(), tb)
 
 

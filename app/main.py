@@ -142,7 +142,7 @@ class StartupClock:
         clock = self
 
         class Spy(QObject):
-            def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
+            def eventFilter(self, obj: QObject, event: QEvent) -> bool:
                 if event.type() == QEvent.Type.Paint and name not in clock.marks:
                     obj.removeEventFilter(self)
                     QTimer.singleShot(0, done)  # runs once this paint has finished
@@ -194,7 +194,7 @@ def _splash_class() -> type:
             self.message = text
             self.repaint()
 
-        def paintEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        def paintEvent(self, event) -> None:
             painter = QPainter(self)
             painter.fillRect(self.rect(), QColor("#1c2833"))
             painter.drawPixmap(28, 36, QPixmap(self.icon))
@@ -233,7 +233,7 @@ class _Preloader(threading.Thread):
             began = time.perf_counter()
             try:
                 importlib.import_module(name)
-            except BaseException as error:  # noqa: BLE001 - reported on the GUI thread
+            except BaseException as error:
                 self.error = error
                 return
             self.seconds[name] = round(time.perf_counter() - began, 2)
@@ -282,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.main_window import MainWindow
 
         window = MainWindow(load_engine=False)
-    except Exception as error:  # noqa: BLE001 - a start-up failure is shown, not a traceback
+    except Exception as error:
         splash.close()
         return _fatal_start_error(app, error, log_file)
     if args.batch_size:

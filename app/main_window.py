@@ -514,7 +514,7 @@ class MainWindow(QMainWindow):
         except VadError as error:
             self.show_error("Cannot open video", str(error))
             return False
-        except Exception as error:  # noqa: BLE001 - the app stays usable whatever the file holds
+        except Exception as error:
             self.show_error("Cannot open video", f"{path}: {error}")
             return False
         self.open_source(source, path.name, recent=str(path))
@@ -540,7 +540,7 @@ class MainWindow(QMainWindow):
         except VadError as error:
             self.show_error("Cannot open dataset", str(error))
             return False
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self.show_error("Cannot open dataset", f"{root}: {error}")
             return False
         if not isinstance(dataset, VideoDataset):  # MVTec-style parts: the image inspection window
@@ -621,7 +621,7 @@ class MainWindow(QMainWindow):
         except VadError as error:
             self.show_error("Cannot open clip", str(error))
             return False
-        except Exception as error:  # noqa: BLE001 - the app stays usable whatever the file holds
+        except Exception as error:
             self.show_error("Cannot open clip", f"{row.path}: {error}")
             return False
         self.open_source(source, row.clip, scores.labels, scores.categories, recent=row.path, score=False)
@@ -754,11 +754,11 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("Clear list", self.settings.clear_recent)
 
     # -- drag and drop -------------------------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt naming
+    def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:  # noqa: N802 - Qt naming
+    def dropEvent(self, event) -> None:
         paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
         if paths:
             event.acceptProposedAction()
@@ -786,7 +786,7 @@ class MainWindow(QMainWindow):
         except VadError as error:
             self.show_error("Cannot load checkpoint", str(error))
             return False
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             self.show_error("Cannot load checkpoint", f"{path}: {error}")
             return False
         self.set_checkpoint(checkpoint)
@@ -1413,7 +1413,7 @@ class MainWindow(QMainWindow):
         if isinstance(state, QByteArray | bytes) and state:
             self.restoreState(state)
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+    def closeEvent(self, event) -> None:
         """Closing cancels every job and waits for the worker threads (a few seconds at most)."""
         self._closing = True
         self.pause()
@@ -1430,6 +1430,6 @@ class MainWindow(QMainWindow):
         try:
             self.settings.set_window_state(self.saveGeometry(), self.saveState())
             self.settings.sync()
-        except Exception:  # noqa: BLE001 - preferences never block closing
+        except Exception:
             log.exception("could not save window state")
         super().closeEvent(event)

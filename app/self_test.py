@@ -77,7 +77,7 @@ class _Report:
             detail, ok = step(), True
         except SelfTestFailed as error:
             detail, ok = str(error), False
-        except Exception as error:  # noqa: BLE001 - a self-test reports every failure as a line
+        except Exception as error:
             log.exception("self-test step %r raised", name)
             detail, ok = f"{type(error).__name__}: {error}", False
         check = Check(name, ok, detail, time.perf_counter() - began)
@@ -213,7 +213,7 @@ def explanation_check(model: Any, image: Any, run: bool) -> str:
             continue
         try:
             importlib.import_module(module)
-        except Exception as error:  # noqa: BLE001 - a broken install
+        except Exception as error:
             raise SelfTestFailed(
                 f"{module} is installed but does not import: {type(error).__name__}: {error}"
             ) from error
@@ -291,7 +291,7 @@ def _run_checks(
         painted: list[float] = []
 
         class PaintSpy(QObject):
-            def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
+            def eventFilter(self, obj: QObject, event: QEvent) -> bool:
                 if event.type() == QEvent.Type.Paint and not painted:
                     painted.append(time.perf_counter())
                 return False

@@ -33,7 +33,7 @@ class _MemoryStore:
     def value(self, key: str, default: Any = None) -> Any:
         return self._values.get(key, default)
 
-    def setValue(self, key: str, value: Any) -> None:  # noqa: N802 - Qt naming
+    def setValue(self, key: str, value: Any) -> None:
         self._values[key] = value
 
     def remove(self, key: str) -> None:

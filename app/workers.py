@@ -154,7 +154,7 @@ class Worker(QRunnable):
                     self._emit(signals.chunk, item)
         except Cancelled:
             return
-        except Exception as error:  # noqa: BLE001 - every failure becomes a signal, never a crash
+        except Exception as error:
             if not isinstance(error, VadError):
                 log.exception("%s failed", self.name)
             self.error = describe_error(error)

@@ -31,15 +31,15 @@ import cv2
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from vad_core.checkpoint import load_checkpoint  # noqa: E402
-from vad_core.datasets import read_mvtec  # noqa: E402
-from vad_core.evaluation.images import evaluate_image_dataset, mask_outline, train_on_image_dataset  # noqa: E402
-from vad_core.explain import AnomalyScorer, Calibration, explain  # noqa: E402
-from vad_core.explain.localisation import (  # noqa: E402
+from vad_core.checkpoint import load_checkpoint
+from vad_core.datasets import read_mvtec
+from vad_core.evaluation.images import evaluate_image_dataset, mask_outline, train_on_image_dataset
+from vad_core.explain import AnomalyScorer, Calibration, explain
+from vad_core.explain.localisation import (
     LocalisationScores,
     box_mask,
     coverage,
@@ -48,8 +48,8 @@ from vad_core.explain.localisation import (  # noqa: E402
     near_tolerance,
     summarise,
 )
-from vad_core.inference.config import InferenceConfig  # noqa: E402
-from vad_core.sources import prepare_frames, read_image, resize_map  # noqa: E402
+from vad_core.inference.config import InferenceConfig
+from vad_core.sources import prepare_frames, read_image, resize_map
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MVTEC = ROOT.parent / "shared" / "datasets" / "mvtec_bottle_256" / "bottle"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vad_core.cli.main import parse_option_value
+from vad_core.cli.options import parse_option_value
 from vad_core.datasets.base import VideoClip, VideoDataset
 from vad_core.inference.config import InferenceConfig
 from vad_core.inference.scoring_loop import score_all

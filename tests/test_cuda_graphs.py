@@ -186,7 +186,8 @@ def test_scoring_replays_full_batches_and_gives_the_eager_scores(monkeypatch, mo
 
 
 def test_the_command_line_turns_cuda_graphs_on_only_when_asked() -> None:
-    from vad_core.cli.main import _inference_config, build_parser
+    from vad_core.cli.main import build_parser
+    from vad_core.cli.options import inference_config
 
     parser = build_parser()
     plain = parser.parse_args(["score", "clip.avi", "--model", "m.safetensors"])
@@ -194,6 +195,6 @@ def test_the_command_line_turns_cuda_graphs_on_only_when_asked() -> None:
     batch = parser.parse_args(
         ["batch", "score", "root", "--model", "m.safetensors", "--out", "r", "--cuda-graphs"]
     )
-    assert _inference_config(plain).cuda_graphs is False
-    assert _inference_config(asked).cuda_graphs is True
-    assert _inference_config(batch).cuda_graphs is True  # the worker turns it off if it has several threads
+    assert inference_config(plain).cuda_graphs is False
+    assert inference_config(asked).cuda_graphs is True
+    assert inference_config(batch).cuda_graphs is True  # the worker turns it off if it has several threads

@@ -21,7 +21,7 @@ from vad_core.export import (
     safe_name,
     select_incidents,
 )
-from vad_core.labels.document import LabelDocument, VideoInfo, add_interval, reject_event
+from vad_core.labels import LabelDocument, VideoInfo, add_interval, reject_event
 from vad_core.scoring import Event, ScoringConfig
 from vad_core.sources import ArraySource, VideoFileSource
 

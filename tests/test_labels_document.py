@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vad_core.errors import LabelFileError
-from vad_core.labels.document import (
+from vad_core.labels import (
+    Command,
     CompoundCommand,
     InsertInterval,
     LabelDocument,
@@ -271,40 +272,45 @@ def _pick(doc: LabelDocument, n: int) -> str | None:
 
 
 def _perform(doc: LabelDocument, stack: UndoStack, op: tuple) -> None:
-    name = op[0]
-    if name == "undo":
+    if op[0] == "undo":
         stack.undo()
         return
-    if name == "redo":
+    if op[0] == "redo":
         stack.redo()
         return
     try:
-        if name == "add":
-            command = add_interval(doc, min(op[1], op[2]), max(op[1], op[2]), tag=op[3], author="hyp")
-        elif name in ("accept", "reject"):
-            event = Event(min(op[1], op[2]), max(op[1], op[2]) + 1, min(op[1], op[2]), 0.5)
-            command = (accept_event if name == "accept" else reject_event)(doc, event, author="hyp")
-        elif name == "review":
-            command = mark_reviewed(doc, min(op[1], op[2]), max(op[1], op[2]), op[3])
-        else:
-            target = _pick(doc, op[1])
-            if target is None:
-                return
-            if name == "remove":
-                command = remove_interval(doc, target)
-            elif name == "move":
-                command = move_interval(doc, target, min(op[2], op[3]), max(op[2], op[3]), author="hyp")
-            elif name == "split":
-                command = split_interval(doc, target, op[2], author="hyp")
-            elif name == "merge":
-                command = merge_intervals(doc, [target, _pick(doc, op[2])], author="hyp")
-            elif name == "tag":
-                command = set_tag(doc, target, op[2][:64], author="hyp")
-            else:
-                command = set_note(doc, target, op[2], author="hyp")
+        command = _command_for(doc, op)
     except (LabelEditError, ValueError):
         return  # an edit the GUI would refuse; the document is unchanged
-    stack.push(command)
+    if command is not None:
+        stack.push(command)
+
+
+def _command_for(doc: LabelDocument, op: tuple) -> Command | None:
+    name = op[0]
+    if name == "add":
+        return add_interval(doc, min(op[1], op[2]), max(op[1], op[2]), tag=op[3], author="hyp")
+    if name in ("accept", "reject"):
+        event = Event(min(op[1], op[2]), max(op[1], op[2]) + 1, min(op[1], op[2]), 0.5)
+        return (accept_event if name == "accept" else reject_event)(doc, event, author="hyp")
+    if name == "review":
+        return mark_reviewed(doc, min(op[1], op[2]), max(op[1], op[2]), op[3])
+    target = _pick(doc, op[1])
+    return None if target is None else _interval_command(doc, name, target, op)
+
+
+def _interval_command(doc: LabelDocument, name: str, target: str, op: tuple) -> Command:
+    if name == "remove":
+        return remove_interval(doc, target)
+    if name == "move":
+        return move_interval(doc, target, min(op[2], op[3]), max(op[2], op[3]), author="hyp")
+    if name == "split":
+        return split_interval(doc, target, op[2], author="hyp")
+    if name == "merge":
+        return merge_intervals(doc, [target, _pick(doc, op[2])], author="hyp")
+    if name == "tag":
+        return set_tag(doc, target, op[2][:64], author="hyp")
+    return set_note(doc, target, op[2], author="hyp")
 
 
 @pytest.fixture(scope="module")

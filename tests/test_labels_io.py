@@ -7,7 +7,7 @@ import pytest
 import scipy.io
 
 from vad_core.errors import GroundTruthError, LabelFileError
-from vad_core.labels.document import LabelDocument, VideoInfo, add_interval, reject_event
+from vad_core.labels import LabelDocument, VideoInfo, add_interval, reject_event
 from vad_core.labels.io import (
     csv_text,
     default_label_path,
@@ -198,7 +198,7 @@ def test_read_frame_labels_from_a_document_a_folder_and_a_csv(tmp_path, doc):
 
 
 def test_vad_eval_reads_label_documents_through_read_frame_labels(tmp_path, doc):
-    from vad_core.cli.main import _read_label_file
+    from vad_core.cli.eval_cmd import _read_label_file
 
     path = export_json(doc, tmp_path / "cam1.labels.json")
     assert _read_label_file(str(path))["cam1"].sum() == 10

@@ -14,7 +14,7 @@ import pytest
 
 import vad_core.labels.store as store_module
 from vad_core.errors import LabelFileError
-from vad_core.labels.document import LabelDocument, LabelInterval, VideoInfo, add_interval
+from vad_core.labels import LabelDocument, LabelInterval, VideoInfo, add_interval
 from vad_core.labels.schema import CURRENT_VERSION, LabelVersionError, dumps, loads
 from vad_core.labels.store import (
     AutosaveWriter,
@@ -232,7 +232,7 @@ def test_a_new_document_refuses_to_replace_a_file_that_appeared(tmp_path):
 KILL_SCRIPT = r"""
 import sys, time
 import vad_core.labels.store as store
-from vad_core.labels.document import add_interval
+from vad_core.labels.edits import add_interval
 
 labels, doc = store.LabelStore.open(sys.argv[1])
 doc.apply(add_interval(doc, 50, 60, tag="unsaved work", author="t"))

@@ -65,5 +65,5 @@ class ExportError(VadError):
     """An incident clip or its sidecar cannot be written."""
 
 
-class Cancelled(Exception):  # noqa: N818 - a signal, not an error condition
+class Cancelled(Exception):  # a signal, not an error condition
     """Raised inside long jobs when the caller asked them to stop."""

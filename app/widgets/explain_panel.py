@@ -229,11 +229,11 @@ class ExplainPanel(QWidget):
         for tile in self.tiles.values():
             tile.view.setRange(xRange=(0, width), yRange=(0, height), padding=0)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._relayout()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self._relayout()
         self._warm_up()

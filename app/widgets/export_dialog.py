@@ -290,7 +290,7 @@ class ExportDialog(QDialog):
         else:
             self.reject()
 
-    def done(self, result: int) -> None:  # noqa: D401 - Qt override
+    def done(self, result: int) -> None:
         """Closing the dialog cancels a running export."""
         self.cancel()
         super().done(result)

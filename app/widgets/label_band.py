@@ -34,7 +34,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from vad_core.labels.document import LabelInterval
+from vad_core.labels.interval import LabelInterval
 
 ANOMALY_COLOR = (186, 104, 200)  # purple: unlike flagged (red), truth (orange), normal marks (green)
 NEGATIVE_COLOR = (120, 170, 200)  # blue-grey, hatched
@@ -81,7 +81,7 @@ class LabelRegion(pg.LinearRegionItem):
         self.text.setParentItem(self)
         self.text.setZValue(11)
 
-    def mouseClickEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+    def mouseClickEvent(self, ev) -> None:
         if ev.button() == Qt.MouseButton.LeftButton and not self.moving:
             ev.accept()
             additive = bool(
@@ -91,7 +91,7 @@ class LabelRegion(pg.LinearRegionItem):
             return
         super().mouseClickEvent(ev)
 
-    def mouseDragEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+    def mouseDragEvent(self, ev) -> None:
         if ev.isStart() and ev.button() == Qt.MouseButton.LeftButton:
             self._band._pressed(self, keep=True)
         super().mouseDragEvent(ev)
@@ -116,14 +116,14 @@ class LabelViewBox(pg.ViewBox):
     sigClicked = Signal(float, object)  # x, keyboard modifiers
     sigDrawing = Signal(float, float, bool)  # x where the drag started, x now, finished
 
-    def mouseClickEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+    def mouseClickEvent(self, ev) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             self.sigClicked.emit(self.mapSceneToView(ev.scenePos()).x(), ev.modifiers())
         else:
             ev.ignore()
 
-    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802 - Qt naming
+    def mouseDragEvent(self, ev, axis=None) -> None:
         if ev.button() != Qt.MouseButton.LeftButton:
             ev.ignore()
             return
@@ -131,7 +131,7 @@ class LabelViewBox(pg.ViewBox):
         start = self.mapSceneToView(ev.buttonDownScenePos()).x()
         self.sigDrawing.emit(start, self.mapSceneToView(ev.scenePos()).x(), bool(ev.isFinish()))
 
-    def wheelEvent(self, ev, axis=None) -> None:  # noqa: N802 - Qt naming
+    def wheelEvent(self, ev, axis=None) -> None:
         ev.ignore()  # zooming happens on the curve above
 
 

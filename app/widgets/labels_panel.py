@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vad_core.labels.document import LabelDocument, LabelInterval
+from vad_core.labels import LabelDocument, LabelInterval
 from vad_core.metrics import FrameMetrics, frame_metrics
 
 COLUMNS = ("", "first", "last", "length", "tag", "note")

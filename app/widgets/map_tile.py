@@ -89,10 +89,10 @@ class TileView(pg.GraphicsLayoutWidget):
 
     doubleClicked = Signal()
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
+    def sizeHint(self) -> QSize:
         return QSize(160, 160)
 
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt naming
+    def mouseDoubleClickEvent(self, event) -> None:
         self.doubleClicked.emit()
         event.accept()
 

@@ -89,7 +89,7 @@ class SideBySideView(pg.GraphicsLayoutWidget):
         in_row = min(width / 3, height - self.CAPTION_PX)
         return "horizontal" if in_row > in_column else "vertical"
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if getattr(self, "_auto", False):  # Qt resizes once inside __init__, before the panes exist
             self._arrange(self.better_orientation(self.width(), self.height()))

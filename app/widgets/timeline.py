@@ -52,14 +52,14 @@ class SeekViewBox(pg.ViewBox):
 
     sigSeek = Signal(float)
 
-    def mouseClickEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+    def mouseClickEvent(self, ev) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             self.sigSeek.emit(self.mapSceneToView(ev.scenePos()).x())
         else:
             super().mouseClickEvent(ev)
 
-    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802 - Qt naming
+    def mouseDragEvent(self, ev, axis=None) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             self.sigSeek.emit(self.mapSceneToView(ev.scenePos()).x())

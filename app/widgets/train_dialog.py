@@ -250,7 +250,7 @@ class TrainDialog(QDialog):
             return
         try:
             config = self.train_config()
-        except Exception as error:  # noqa: BLE001 - a bad setting becomes a message
+        except Exception as error:
             self.status.setText(f"<span style='color:#ef9a9a'>{error}</span>")
             return
         output = Path(self.output.text()).expanduser()
@@ -369,17 +369,17 @@ class TrainDialog(QDialog):
         if path:
             self.output.setText(path)
 
-    def done(self, result: int) -> None:  # noqa: D401 - QDialog override: closing cancels the run
+    def done(self, result: int) -> None:
         if self.worker is not None:
             self.worker.cancel()
         super().done(result)
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+    def closeEvent(self, event) -> None:
         if self.worker is not None:
             self.worker.cancel()
         super().closeEvent(event)
 
-    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt naming
+    def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Escape and self.worker is not None:
             self.stop()
             return

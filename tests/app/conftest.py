@@ -16,7 +16,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["VAD_REVIEW_NO_USER_SETTINGS"] = "1"
 
-import pyqtgraph as pg  # noqa: E402
+import pyqtgraph as pg
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 

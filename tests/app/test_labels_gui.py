@@ -18,7 +18,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 
 from app import labels_controller
 from app.labels_controller import label_location
-from vad_core.labels.document import LabelDocument, LabelInterval, VideoInfo
+from vad_core.labels import LabelDocument, LabelInterval, VideoInfo
 from vad_core.labels.store import LabelStore, load_document, save_document
 
 pytestmark = pytest.mark.gui
@@ -280,7 +280,7 @@ def test_a_crashed_sessions_journal_is_offered_and_restored(qtbot, window, demo_
 
 
 def doc_insert(doc: LabelDocument, start: int, end: int):
-    from vad_core.labels.document import add_interval
+    from vad_core.labels.edits import add_interval
 
     return add_interval(doc, start, end, author="test")
 

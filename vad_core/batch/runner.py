@@ -324,7 +324,7 @@ class ScoringWorker:
                 source = self._open(path, kind)
                 height, width = source.frame_size
                 results.append(_ProbeResult(name, len(source), float(source.fps), width, height))
-            except Exception as error:  # noqa: BLE001 - every failure is recorded against its clip
+            except Exception as error:
                 message, error_kind = _describe_failure(error)
                 results.append(_ProbeResult(name, error=message, error_kind=error_kind))
         return results
@@ -335,7 +335,7 @@ class ScoringWorker:
         try:
             source = self._open(task.path, task.kind)
             scores = score_chunk(self.model, source, task.chunk, self.inference, self.preprocess)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             message, error_kind = _describe_failure(error)
             return _ChunkOutcome(task.clip, None, time.perf_counter() - began, message, error_kind)
         return _ChunkOutcome(task.clip, scores, time.perf_counter() - began)
@@ -359,7 +359,7 @@ class ScoringWorker:
             source = ArraySource(frames, fps=self.fps or 25.0, name=task.clip)
             scores = score_chunk(self.model, source, local, self.inference, self.preprocess)
             scores.chunk = task.chunk
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             message, error_kind = _describe_failure(error)
             return _ChunkOutcome(task.clip, None, time.perf_counter() - began, message, error_kind)
         return _ChunkOutcome(task.clip, scores, time.perf_counter() - began)
@@ -391,7 +391,7 @@ def decode_chunk(
             if hasattr(source, "close"):
                 source.close()
         return np.stack([resize_frame(convert_channels(frame, channels), size) for frame in frames])
-    except Exception as error:  # noqa: BLE001 - returned, recorded against the clip by the driver
+    except Exception as error:
         return _describe_failure(error)
 
 
@@ -992,7 +992,7 @@ def _drive(
                 clip = writes.pop(future)
                 try:
                     row = future.result()
-                except Exception as error:  # noqa: BLE001 - e.g. disk full: record, go on
+                except Exception as error:
                     clip.started_at = clip.started_at or time.time()
                     fail(clip, f"cannot write scores: {error}", "error")
                     continue

@@ -45,7 +45,7 @@ def register(subparsers) -> None:
     from vad_core.batch.chunking import DEFAULT_CHUNK_FRAMES
     from vad_core.batch.discover import MIN_IMAGES
     from vad_core.batch.index import ORDER_KEYS
-    from vad_core.cli.main import _add_inference_options
+    from vad_core.cli.options import add_inference_options
 
     batch = subparsers.add_parser("batch", help="score whole footage archives on Ray; triage the results")
     sub = batch.add_subparsers(dest="batch_command", required=True)
@@ -94,7 +94,7 @@ def register(subparsers) -> None:
     score.add_argument("--no-maps", action="store_true", help="do not store error maps")
     score.add_argument("--writers", type=int, help="threads writing scores files [cores / 4, 2 to 8]")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_inference_options(score)
+    add_inference_options(score)
     score.set_defaults(func=cmd_batch_score)
 
     report = sub.add_parser("report", help="print the top clips of a results folder and write a CSV")
@@ -115,10 +115,10 @@ def cmd_batch_score(args: argparse.Namespace) -> int:
 
     from vad_core.batch.runner import BatchConfig, run_batch
     from vad_core.checkpoint import read_description
-    from vad_core.cli.main import _inference_config, _scoring_config
+    from vad_core.cli.options import inference_config, scoring_config
 
     description = read_description(args.model)
-    inference = _inference_config(args, description.get("scoring", {}))
+    inference = inference_config(args, description.get("scoring", {}))
     if args.no_maps:
         inference = replace(inference, keep_maps=False)
     config = BatchConfig(
@@ -126,7 +126,7 @@ def cmd_batch_score(args: argparse.Namespace) -> int:
         checkpoint=args.model,
         results=args.out,
         inference=inference,
-        scoring=_scoring_config(args),
+        scoring=scoring_config(args),
         address=args.address,
         cpus=args.cpus,
         workers=args.workers,

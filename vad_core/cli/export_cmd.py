@@ -47,7 +47,7 @@ def _scoring(args: argparse.Namespace, meta: dict):
 def cmd_export_clips(args: argparse.Namespace) -> int:
     from vad_core.export import ExportConfig, ExportInputs, export_incidents, run, select_incidents
     from vad_core.inference.scores_file import read_scores
-    from vad_core.labels.document import default_author
+    from vad_core.labels.interval import default_author
     from vad_core.labels.store import load_document
     from vad_core.sources import open_source
 
@@ -86,13 +86,13 @@ def cmd_export_clips(args: argparse.Namespace) -> int:
         operator=args.operator if args.operator is not None else default_author(),
         operator_note=args.note or "",
     )
-    from vad_core.cli.main import _progress_bar
+    from vad_core.cli.options import progress_bar
 
     total = sum(
         min(len(source), i.end + round(after * fps)) - max(0, i.start - round(before * fps))
         for i in incidents
     )
-    bar = _progress_bar(total, f"exporting {len(incidents)} incident(s)")
+    bar = progress_bar(total, f"exporting {len(incidents)} incident(s)")
     counted = {}
 
     def progress(item) -> None:

@@ -27,7 +27,7 @@ def _describe(doc) -> str:
 
 
 def _video(args: argparse.Namespace):
-    from vad_core.labels.document import VideoInfo
+    from vad_core.labels.interval import VideoInfo
 
     if args.video:
         from vad_core.labels.io import video_info

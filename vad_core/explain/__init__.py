@@ -191,30 +191,13 @@ def explain(
     tick = Progress(1, progress, should_stop)
     tick.check()
     torch.manual_seed(seed)
-    try:
-        result: MethodResult = info.function(active, inputs, tick, seed=seed, **options)
-    except TypeError as error:
-        if "unexpected keyword argument" in str(error):
-            raise ConfigError("explain", f"{info.name}: {error}") from None
-        raise
+    result = _run_method(info, active, inputs, tick, seed, options)
     tick.finish()
     with torch.no_grad():
         frame_batch = inputs.frame[None].to(active.device)
         score = float(active.score(frame_batch).item())
         probability = float(active.probability(frame_batch).item())
-    heatmap_model = np.nan_to_num(np.asarray(result.heatmap, dtype=np.float32))
-    height, width = inputs.input_size
-    heatmap = resize_map(heatmap_model, (height, width)).astype(np.float32)
-    extras = dict(result.extras)
-    extras["model_heatmap"] = heatmap_model
-    if "boxes_model" in extras:
-        sy, sx = height / heatmap_model.shape[0], width / heatmap_model.shape[1]
-        extras["boxes"] = [_scale_box(box, sy, sx, height, width) for box in extras["boxes_model"]]
-    if info.name == "counterfactual":  # keep the boxes crisp at any resolution
-        crisp = np.zeros((height, width), np.float32)
-        for box in extras["boxes"]:
-            crisp[box["y0"] : box["y1"], box["x0"] : box["x1"]] += max(float(box["drop"]), 0.0)
-        heatmap = crisp
+    heatmap, extras = _at_input_size(info, result, inputs)
     settings = {
         **info.defaults,
         **result.settings,
@@ -234,6 +217,43 @@ def explain(
         seconds=time.perf_counter() - began,
         settings=settings,
     )
+
+
+def _run_method(
+    info: MethodInfo,
+    scorer: AnomalyScorer,
+    inputs: ExplainInput,
+    tick: Progress,
+    seed: int,
+    options: dict[str, Any],
+) -> MethodResult:
+    """The method's result; an option it does not take is a ``ConfigError`` naming the method."""
+    try:
+        return info.function(scorer, inputs, tick, seed=seed, **options)
+    except TypeError as error:
+        if "unexpected keyword argument" in str(error):
+            raise ConfigError("explain", f"{info.name}: {error}") from None
+        raise
+
+
+def _at_input_size(
+    info: MethodInfo, result: MethodResult, inputs: ExplainInput
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The heatmap (and boxes) at the input's resolution; the model-size heatmap goes in the extras."""
+    heatmap_model = np.nan_to_num(np.asarray(result.heatmap, dtype=np.float32))
+    height, width = inputs.input_size
+    heatmap = resize_map(heatmap_model, (height, width)).astype(np.float32)
+    extras = dict(result.extras)
+    extras["model_heatmap"] = heatmap_model
+    if "boxes_model" in extras:
+        sy, sx = height / heatmap_model.shape[0], width / heatmap_model.shape[1]
+        extras["boxes"] = [_scale_box(box, sy, sx, height, width) for box in extras["boxes_model"]]
+    if info.name == "counterfactual":  # keep the boxes crisp at any resolution
+        crisp = np.zeros((height, width), np.float32)
+        for box in extras["boxes"]:
+            crisp[box["y0"] : box["y1"], box["x0"] : box["x1"]] += max(float(box["drop"]), 0.0)
+        heatmap = crisp
+    return heatmap, extras
 
 
 def _scale_box(box: dict[str, Any], sy: float, sx: float, height: int, width: int) -> dict[str, Any]:

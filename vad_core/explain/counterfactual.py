@@ -197,28 +197,20 @@ def find_counterfactual(
     Raises:
         ConfigError: an option is out of range.
     """
-    if not 2 <= grid <= min(frame.shape[-2:]):
-        raise ConfigError("counterfactual", f"grid must be in 2..{min(frame.shape[-2:])}, found {grid}")
-    if not 0.0 < max_area <= 1.0:
-        raise ConfigError("counterfactual", f"max_area must be in (0, 1], found {max_area}")
-    if candidates < 1 or max_boxes < 1:
-        raise ConfigError("counterfactual", "candidates and max_boxes must be >= 1")
-    if target not in TARGETS:
-        raise ConfigError("counterfactual", f"target must be one of {TARGETS}, found {target!r}")
+    _check_options(frame, grid, max_area, candidates, max_boxes, target)
     height, width = int(frame.shape[-2]), int(frame.shape[-1])
     sigma = blur_sigma if blur_sigma is not None else max(height, width) / 16.0
-    device = scorer.device
-    x = frame.detach().to(device, torch.float32)
+    x = frame.detach().to(scorer.device, torch.float32)
     patch = replacement_image(scorer, x, replacement, sigma)
     sizes = _box_sizes(grid, max_area * grid * grid)
     tick = progress or Progress(1)
     tick.total = max(tick.total, len(sizes) * candidates // 2 + 40)
     search = _Search(scorer, patch, tick, batch_size)
     goal = scorer.threshold if target == "threshold" else scorer.calibration.normal_target
+    error = _error_map(scorer, x)
     with torch.no_grad():
-        error = scorer.error_maps(x[None])[0].double().cpu().numpy()
         before = float(scorer.score(x[None]).item())
-    ys, xs = _cell_edges(height, grid), _cell_edges(width, grid)
+    boxes_tried = _BoxGrid(sizes, _cell_edges(height, grid), _cell_edges(width, grid), candidates, max_area)
     current = x.clone()
     current_score = before
     boxes: list[Box] = []
@@ -226,34 +218,16 @@ def find_counterfactual(
     already_normal = before < goal  # nothing to flip: report the box the model likes least
     crossed = False
     for _ in range(max_boxes):
-        box, score, hit = _coarse(
-            search, current, current_score, error, sizes, ys, xs, goal, candidates, per_area=already_normal
+        box, current, lines = _next_box(
+            search, current, current_score, error, boxes_tried, goal, already_normal
         )
-        if already_normal:
-            hit = False
-        if hit:
-            trace.append(
-                f"coarse: a {box[2] - box[0]}x{box[3] - box[1]} px box reaches {score:.4f} < {goal:.4f}"
-            )
-        else:
-            trace.append(f"coarse: no box up to {max_area:.0%} reaches {goal:.4f}; tightening the best box")
-        # shrink while the repair still reaches the goal (or keeps 95 % of the box's drop)
-        keep_below = goal if hit else score + 0.05 * (current_score - score)
-        box, score = _refine(search, current, box, score, keep_below, max(1, min(ys[1], xs[1]) // 2))
-        y0, x0, y1, x1 = (int(v) for v in box)
-        current = current.clone()
-        current[:, y0:y1, x0:x1] = patch[:, y0:y1, x0:x1]
-        boxes.append(Box(y0, x0, y1, x1, score, current_score - score))
-        trace.append(f"fine: box y {y0}-{y1} x {x0}-{x1}, score {current_score:.4f} -> {score:.4f}")
-        current_score = score
-        if already_normal or score < goal:
+        boxes.append(box)
+        trace.extend(lines)
+        current_score = box.score_after
+        if already_normal or current_score < goal:
             crossed = not already_normal
             break
-        with torch.no_grad():  # the next box is searched on the repaired image
-            error = scorer.error_maps(current[None])[0].double().cpu().numpy()
-    heatmap = np.zeros((height, width), np.float32)
-    for b in boxes:
-        heatmap[b.y0 : b.y1, b.x0 : b.x1] += max(b.drop, 0.0)
+        error = _error_map(scorer, current)  # the next box is searched on the repaired image
     tick.finish()
     return CounterfactualResult(
         boxes=boxes,
@@ -263,9 +237,88 @@ def find_counterfactual(
         crossed=crossed,
         evaluations=search.evaluations,
         counterfactual=current.float().cpu().numpy(),
-        heatmap=heatmap,
+        heatmap=_box_heatmap(boxes, height, width),
         trace=trace,
     )
+
+
+def _check_options(
+    frame: Tensor, grid: int, max_area: float, candidates: int, max_boxes: int, target: str
+) -> None:
+    if not 2 <= grid <= min(frame.shape[-2:]):
+        raise ConfigError("counterfactual", f"grid must be in 2..{min(frame.shape[-2:])}, found {grid}")
+    if not 0.0 < max_area <= 1.0:
+        raise ConfigError("counterfactual", f"max_area must be in (0, 1], found {max_area}")
+    if candidates < 1 or max_boxes < 1:
+        raise ConfigError("counterfactual", "candidates and max_boxes must be >= 1")
+    if target not in TARGETS:
+        raise ConfigError("counterfactual", f"target must be one of {TARGETS}, found {target!r}")
+
+
+@torch.no_grad()
+def _error_map(scorer: AnomalyScorer, image: Tensor) -> np.ndarray:
+    return scorer.error_maps(image[None])[0].double().cpu().numpy()
+
+
+@dataclass(frozen=True)
+class _BoxGrid:
+    """The boxes the coarse search tries: sizes in cells, cell edges, candidates per size, largest area."""
+
+    sizes: list[tuple[int, int]]
+    ys: np.ndarray
+    xs: np.ndarray
+    candidates: int
+    max_area: float
+
+
+def _next_box(
+    search: _Search,
+    current: Tensor,
+    current_score: float,
+    error: np.ndarray,
+    grid: _BoxGrid,
+    goal: float,
+    already_normal: bool,
+) -> tuple[Box, Tensor, list[str]]:
+    """One more repaired box (coarse search, then tightening): the box, the image with it repaired,
+    and the trace lines."""
+    box, score, hit = _coarse(
+        search,
+        current,
+        current_score,
+        error,
+        grid.sizes,
+        grid.ys,
+        grid.xs,
+        goal,
+        grid.candidates,
+        per_area=already_normal,
+    )
+    hit = hit and not already_normal
+    lines = [_coarse_line(box, score, goal, grid.max_area, hit)]
+    # shrink while the repair still reaches the goal (or keeps 95 % of the box's drop)
+    keep_below = goal if hit else score + 0.05 * (current_score - score)
+    box, score = _refine(search, current, box, score, keep_below, max(1, min(grid.ys[1], grid.xs[1]) // 2))
+    y0, x0, y1, x1 = (int(v) for v in box)
+    repaired = current.clone()
+    repaired[:, y0:y1, x0:x1] = search.patch[:, y0:y1, x0:x1]
+    lines.append(f"fine: box y {y0}-{y1} x {x0}-{x1}, score {current_score:.4f} -> {score:.4f}")
+    return Box(y0, x0, y1, x1, score, current_score - score), repaired, lines
+
+
+def _coarse_line(box: tuple[int, ...], score: float, goal: float, max_area: float, hit: bool) -> str:
+    """The trace line of the coarse search: the box that reached the goal, or that none did."""
+    if hit:
+        return f"coarse: a {box[2] - box[0]}x{box[3] - box[1]} px box reaches {score:.4f} < {goal:.4f}"
+    return f"coarse: no box up to {max_area:.0%} reaches {goal:.4f}; tightening the best box"
+
+
+def _box_heatmap(boxes: list[Box], height: int, width: int) -> np.ndarray:
+    """Each repaired box filled with its score drop (overlaps add up)."""
+    heatmap = np.zeros((height, width), np.float32)
+    for b in boxes:
+        heatmap[b.y0 : b.y1, b.x0 : b.x1] += max(b.drop, 0.0)
+    return heatmap
 
 
 def _coarse(

@@ -184,62 +184,19 @@ def explain_shap(
     ``evaluations`` (model calls made).
     """
     shap = _require_shap()
-    if algorithm not in ALGORITHMS:
-        raise ConfigError("SHAP", f"algorithm must be one of {ALGORITHMS}, found {algorithm!r}")
-    if background not in BACKGROUNDS:
-        raise ConfigError("SHAP", f"background must be one of {BACKGROUNDS}, found {background!r}")
-    if output not in EXPLAINED_OUTPUTS:
-        raise ConfigError("SHAP", f"output must be one of {EXPLAINED_OUTPUTS}, found {output!r}")
-    if max_evals < 10:
-        raise ConfigError("SHAP", f"max_evals must be >= 10, found {max_evals}")
+    _check_options(algorithm, background, output, max_evals)
     image = inputs.image_hwc().astype(np.float32)  # (H, W, C) in [0, 1]
-    height, width, channels = image.shape
+    height, width, _ = image.shape
     kernel = blur_kernel or max(3, max(height, width) // 8)
     batch = batch_size or scorer.batch_size
     progress.total = max_evals
     before = scorer.evaluations
     np.random.seed(seed % (2**32))  # shap draws from numpy's global generator in places
     torch.manual_seed(seed)
-    if algorithm == "partition":
-        if background == "reconstruction":
-            mask_value: Any = _reconstruction_hwc(scorer, inputs) * 255.0
-        elif background == "blur":
-            mask_value = f"blur({kernel},{kernel})"
-        else:
-            mask_value = background
-        masker = _image_masker(shap, mask_value, (height, width, channels))
-        names = ["score"] if output == "score" else ["normal", "anomalous"]
-        scorer_output = {"probability": "probabilities", "log_odds": "log_odds_pair", "score": "score"}[
-            output
-        ]
-
-        def f(images: np.ndarray) -> np.ndarray:
-            values = scorer.predict(images, scorer_output, value_range=255.0, progress=progress)
-            return values if values.ndim == 2 else values[:, None]
-
-        explainer = shap.Explainer(f, masker, output_names=names, algorithm="partition", seed=seed)
-        result = explainer(
-            image[None] * 255.0,
-            max_evals=max_evals,
-            batch_size=batch,
-            outputs=[len(names) - 1],
-            silent=True,
-        )
-        values = np.asarray(result.values)[0, ..., 0]
-        base_value = float(np.asarray(result.base_values).ravel()[0])
-    else:
-        if background.startswith("inpaint"):
-            raise ConfigError("SHAP", "the gradient algorithm takes background 'reconstruction' or 'blur'")
-        references = [_reconstruction_hwc(scorer, inputs), _blurred_hwc(image, kernel)]
-        data = torch.from_numpy(np.stack(references).transpose(0, 3, 1, 2).copy()).to(scorer.device)
-        module = _ScalarOutput(scorer, output, progress)
-        explainer = shap.GradientExplainer(module, data, batch_size=batch)
-        frame = inputs.frame[None].to(scorer.device, torch.float32)
-        raw = explainer.shap_values(frame, nsamples=max_evals, rseed=seed)
-        values = np.asarray(raw)[0, ..., 0].transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)
-        with torch.no_grad():
-            base_value = float(module(data).mean())
-        scorer.evaluations += max_evals
+    run = _partition_values if algorithm == "partition" else _gradient_values
+    values, base_value = run(
+        shap, scorer, inputs, image, progress, background, kernel, output, max_evals, batch, seed
+    )
     heatmap = values.sum(axis=2).astype(np.float32)
     extras: dict[str, Any] = {
         "values": values.astype(np.float32),
@@ -254,3 +211,83 @@ def explain_shap(
         "output": output,
     }
     return MethodResult(heatmap=heatmap, signed=True, extras=extras, settings=settings)
+
+
+def _check_options(algorithm: str, background: str, output: str, max_evals: int) -> None:
+    if algorithm not in ALGORITHMS:
+        raise ConfigError("SHAP", f"algorithm must be one of {ALGORITHMS}, found {algorithm!r}")
+    if background not in BACKGROUNDS:
+        raise ConfigError("SHAP", f"background must be one of {BACKGROUNDS}, found {background!r}")
+    if output not in EXPLAINED_OUTPUTS:
+        raise ConfigError("SHAP", f"output must be one of {EXPLAINED_OUTPUTS}, found {output!r}")
+    if max_evals < 10:
+        raise ConfigError("SHAP", f"max_evals must be >= 10, found {max_evals}")
+
+
+def _partition_values(
+    shap: Any,
+    scorer: AnomalyScorer,
+    inputs: ExplainInput,
+    image: np.ndarray,
+    progress: Progress,
+    background: str,
+    kernel: int,
+    output: str,
+    max_evals: int,
+    batch: int,
+    seed: int,
+) -> tuple[np.ndarray, float]:
+    """Owen values ``(H, W, C)`` of the Partition explainer, and the output with everything masked."""
+    if background == "reconstruction":
+        mask_value: Any = _reconstruction_hwc(scorer, inputs) * 255.0
+    elif background == "blur":
+        mask_value = f"blur({kernel},{kernel})"
+    else:
+        mask_value = background
+    masker = _image_masker(shap, mask_value, image.shape)
+    names = ["score"] if output == "score" else ["normal", "anomalous"]
+    scorer_output = {"probability": "probabilities", "log_odds": "log_odds_pair", "score": "score"}[output]
+
+    def f(images: np.ndarray) -> np.ndarray:
+        values = scorer.predict(images, scorer_output, value_range=255.0, progress=progress)
+        return values if values.ndim == 2 else values[:, None]
+
+    explainer = shap.Explainer(f, masker, output_names=names, algorithm="partition", seed=seed)
+    result = explainer(
+        image[None] * 255.0,
+        max_evals=max_evals,
+        batch_size=batch,
+        outputs=[len(names) - 1],
+        silent=True,
+    )
+    values = np.asarray(result.values)[0, ..., 0]
+    return values, float(np.asarray(result.base_values).ravel()[0])
+
+
+def _gradient_values(
+    shap: Any,
+    scorer: AnomalyScorer,
+    inputs: ExplainInput,
+    image: np.ndarray,
+    progress: Progress,
+    background: str,
+    kernel: int,
+    output: str,
+    max_evals: int,
+    batch: int,
+    seed: int,
+) -> tuple[np.ndarray, float]:
+    """Expected-gradients values ``(H, W, C)`` against reconstruction and blur, and their mean output."""
+    if background.startswith("inpaint"):
+        raise ConfigError("SHAP", "the gradient algorithm takes background 'reconstruction' or 'blur'")
+    references = [_reconstruction_hwc(scorer, inputs), _blurred_hwc(image, kernel)]
+    data = torch.from_numpy(np.stack(references).transpose(0, 3, 1, 2).copy()).to(scorer.device)
+    module = _ScalarOutput(scorer, output, progress)
+    explainer = shap.GradientExplainer(module, data, batch_size=batch)
+    frame = inputs.frame[None].to(scorer.device, torch.float32)
+    raw = explainer.shap_values(frame, nsamples=max_evals, rseed=seed)
+    values = np.asarray(raw)[0, ..., 0].transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)
+    with torch.no_grad():
+        base_value = float(module(data).mean())
+    scorer.evaluations += max_evals
+    return values, base_value

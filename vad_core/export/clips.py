@@ -30,13 +30,13 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import re
 import unicodedata
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,14 +44,14 @@ import cv2
 import numpy as np
 
 from vad_core.atomic_io import file_sha256, open_temp
-from vad_core.errors import ExportError, LabelFileError
-from vad_core.labels.document import LabelDocument, LabelInterval, event_decision, now_iso
-from vad_core.labels.store import atomic_write_bytes
+from vad_core.errors import ExportError
+from vad_core.export.rendering import ClipFrames, contact_sheet, key_frames
+from vad_core.export.sidecar import sidecar_record, write_sidecar
+from vad_core.labels.document import LabelDocument
+from vad_core.labels.edits import event_decision
+from vad_core.labels.interval import LabelInterval
 from vad_core.progress import drive
-from vad_core.sources.preprocess import resize_map
 
-SIDECAR_FORMAT = "vad-review incident"
-SIDECAR_VERSION = 1
 #: ``(fourcc, extension)`` tried in order for each container preference.
 CODECS: dict[str, tuple[tuple[str, str], ...]] = {
     "mp4": (("mp4v", ".mp4"), ("MJPG", ".avi")),
@@ -284,113 +284,6 @@ def _write_exclusive(final: Path, data: bytes) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Rendering
-# ---------------------------------------------------------------------------------------------
-
-
-def _to_bgr(frame: np.ndarray) -> np.ndarray:
-    if frame.ndim == 2:
-        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-
-
-def _even(size: int) -> int:
-    return size + (size % 2)
-
-
-def _overlay(frame: np.ndarray, error_map: np.ndarray, low: float, high: float, alpha: float) -> np.ndarray:
-    height, width = frame.shape[:2]
-    values = resize_map(np.asarray(error_map, np.float32), (height, width))
-    norm = np.clip((values - low) / max(high - low, 1e-12), 0.0, 1.0)
-    colour = cv2.applyColorMap((norm * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    weight = (alpha * norm)[..., None]
-    return (frame * (1.0 - weight) + colour * weight).astype(np.uint8)
-
-
-def _text(
-    image: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour=(255, 255, 255)
-) -> None:
-    thickness = max(1, round(scale * 2))
-    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
-    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
-
-
-def _font_scale(width: int) -> float:
-    return float(np.clip(width / 900.0, 0.3, 1.0))
-
-
-def _annotate(image: np.ndarray, frame: int, fps: float, score: float | None, in_incident: bool) -> None:
-    height, width = image.shape[:2]
-    scale = _font_scale(width)
-    line = f"frame {frame}  {frame / fps:.2f} s" + (f"  score {score:.2f}" if score is not None else "")
-    _text(image, line, (4, max(12, round(22 * scale))), scale)
-    if in_incident:  # a red frame around the incident's own frames (not the padding)
-        cv2.rectangle(image, (0, 0), (width - 1, height - 1), (0, 0, 255), max(2, round(4 * scale)))
-
-
-def _map_range(maps: np.ndarray, start: int, end: int) -> tuple[float, float]:
-    """Colour scale of the overlay: 0 to the 99.5th percentile of the clip's errors."""
-    values = np.asarray(maps[start:end], np.float32)
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return 0.0, 1.0
-    high = float(np.percentile(finite, 99.5))
-    low = float(min(0.0, finite.min()))
-    return low, high if high > low else low + 1.0
-
-
-def key_frames(incident: Incident, count: int) -> list[int]:
-    """Up to ``count`` evenly spaced frames of the incident, including its peak frame."""
-    frames = sorted({int(round(v)) for v in np.linspace(incident.start, incident.last, num=max(1, count))})
-    peak = incident.peak_frame
-    if peak is not None and incident.start <= peak < incident.end and peak not in frames:
-        nearest = min(range(len(frames)), key=lambda i: abs(frames[i] - peak))
-        frames[nearest] = peak
-        frames.sort()
-    return frames
-
-
-def contact_sheet(
-    tiles: Sequence[tuple[int, np.ndarray]],
-    fps: float,
-    score: np.ndarray | None,
-    peak: int | None,
-    title: str,
-    grid: tuple[int, int],
-    tile_width: int,
-) -> np.ndarray:
-    """A BGR image: ``title`` above a grid of captioned tiles ``(frame number, BGR frame)``."""
-    rows, cols = grid
-    height, width = tiles[0][1].shape[:2]
-    tile_height = max(1, round(height * tile_width / width))
-    caption = 22
-    header = 30
-    sheet = np.full((header + rows * (tile_height + caption), cols * tile_width, 3), 32, np.uint8)
-    _text(sheet, title, (6, 20), 0.5)
-    for n, (frame, image) in enumerate(tiles[: rows * cols]):
-        row, col = divmod(n, cols)
-        top, left = header + row * (tile_height + caption), col * tile_width
-        sheet[top : top + tile_height, left : left + tile_width] = cv2.resize(
-            image, (tile_width, tile_height), interpolation=cv2.INTER_AREA
-        )
-        words = f"f{frame}  {frame / fps:.2f}s"
-        if score is not None:
-            words += f"  s={float(score[frame]):.2f}"
-        is_peak = frame == peak
-        if is_peak:
-            words += "  PEAK"
-            cv2.rectangle(sheet, (left, top), (left + tile_width - 1, top + tile_height - 1), (0, 0, 255), 2)
-        _text(
-            sheet,
-            words,
-            (left + 4, top + tile_height + 16),
-            0.42,
-            (80, 80, 255) if is_peak else (255, 255, 255),
-        )
-    return sheet
-
-
-# ---------------------------------------------------------------------------------------------
 # Export
 # ---------------------------------------------------------------------------------------------
 
@@ -420,18 +313,6 @@ def _source_sha256(source: Any) -> str | None:
         return None
 
 
-def _frames_to_pad(seconds: float, fps: float) -> int:
-    return int(round(seconds * fps))
-
-
-def _timestamp(seconds: float) -> str:
-    """``seconds`` as ``hh:mm:ss.mmm``."""
-    millis = int(round(seconds * 1000))
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
-
-
 def _check_inputs(source: Any, inputs: ExportInputs) -> None:
     length = len(source)
     where = getattr(source, "path", None) or getattr(source, "name", "video")
@@ -441,95 +322,6 @@ def _check_inputs(source: Any, inputs: ExportInputs) -> None:
         raise ExportError(where, f"error maps have {len(inputs.maps)} frames, the video has {length}")
     if inputs.labels is not None:
         inputs.labels.check_frame_count(length)
-
-
-def _sidecar(
-    source: Any,
-    incident: Incident,
-    inputs: ExportInputs,
-    config: ExportConfig,
-    first: int,
-    end: int,
-    clip: Path,
-    codec: str,
-    sheet: Path | None,
-    size: tuple[int, int],
-) -> dict[str, Any]:
-    fps = float(source.fps)
-    meta = inputs.meta
-    labels = inputs.labels
-    label_info = None
-    if labels is not None:
-        label_info = {
-            "frames": labels.to_frame_mask(len(source))[first:end].astype(int).tolist(),
-            "intervals": [
-                {
-                    "id": i.id,
-                    "kind": i.kind,
-                    "start_frame": i.start,
-                    "end_frame": i.last,
-                    "tag": i.tag,
-                    "note": i.note,
-                    "author": i.author,
-                }
-                for i in labels.intervals_overlapping(first, end)
-            ],
-        }
-    path = getattr(source, "path", None)
-    return {
-        "format": SIDECAR_FORMAT,
-        "version": SIDECAR_VERSION,
-        "clip": clip.name,
-        "codec": codec,
-        "contact_sheet": sheet.name if sheet is not None else None,
-        "exported": now_iso(),
-        "source": {
-            "name": getattr(source, "name", ""),
-            "path": str(path) if path is not None else None,
-            "sha256": inputs.source_sha256 or None,
-            "frame_count": len(source),
-            "fps": fps,
-            "frame_size": list(source.frame_size),
-        },
-        "incident": {
-            "kind": incident.kind,
-            "decision": incident.decision,
-            "start_frame": incident.start,
-            "end_frame": incident.last,
-            "start_time": _timestamp(incident.start / fps),
-            "end_time": _timestamp(incident.end / fps),
-            "start_s": round(incident.start / fps, 3),
-            "end_s": round(incident.end / fps, 3),
-            "peak_frame": incident.peak_frame,
-            "peak_score": None if incident.peak_score is None else round(float(incident.peak_score), 5),
-            "tag": incident.tag,
-            "note": incident.note,
-            "label_id": incident.label_id,
-        },
-        "clip_range": {
-            "start_frame": first,
-            "end_frame": end - 1,
-            "frames": end - first,
-            "start_time": _timestamp(first / fps),
-            "end_time": _timestamp(end / fps),
-            "padding_s": [config.pad_before, config.pad_after],
-            "frame_size": list(size),
-            "overlay": bool(config.overlay and inputs.maps is not None),
-        },
-        "model": {
-            "name": meta.get("model"),
-            "architecture": meta.get("model_name"),
-            "checkpoint": meta.get("checkpoint"),
-            "checkpoint_sha256": meta.get("checkpoint_sha256"),
-            "scores_file": meta.get("scores_file"),
-            "scoring": meta.get("scoring"),
-        },
-        "scores": None
-        if inputs.score is None
-        else [round(float(v), 5) for v in np.asarray(inputs.score)[first:end]],
-        "labels": label_info,
-        "operator": {"name": inputs.operator, "note": inputs.operator_note},
-    }
 
 
 def export_clip(
@@ -550,109 +342,116 @@ def export_clip(
     inputs = inputs or ExportInputs()
     config = config or ExportConfig()
     folder = Path(folder)
-    position, count = _position
+    progress = partial(ExportProgress, *_position)
     if config.hash_source and inputs.source_sha256 is None and getattr(source, "path", None) is not None:
-        yield ExportProgress(position, count, 0, 1, "hashing", Path(source.path))
+        yield progress(0, 1, "hashing", Path(source.path))
         inputs = _replace_inputs(inputs, source_sha256=_source_sha256(source))
-    length, fps = len(source), float(source.fps)
+    _check_incident(source, incident)
+    _check_inputs(source, inputs)
+    _make_folder(folder)
+    frames = ClipFrames(source, incident, inputs, config)
+    stem, sidecar = _reserve(folder, incident_stem(index, incident))
+    finished = False
+    published: list[Path] = []
+    try:
+        clip, fourcc, done = yield from _write_clip(source, frames, folder, stem, progress)
+        published.append(clip)
+        sheet = None
+        if config.contact_sheet and frames.tiles:
+            yield progress(done, frames.total, "sheet", clip)
+            sheet = _write_sheet(frames, _inside(folder, f"{stem}_sheet.png"), stem)
+            published.append(sheet)
+        record = sidecar_record(
+            source, incident, inputs, config, frames.first, frames.end, clip, fourcc, sheet, frames.size
+        )
+        write_sidecar(sidecar, record)
+        finished = True
+        yield progress(frames.total, frames.total, "finished", clip)
+        return ExportedIncident(clip, sidecar, sheet, fourcc, frames.first, frames.end, frames.size)
+    finally:
+        if not finished:
+            _remove_partial_files(folder, stem, [sidecar, *published])
+
+
+def _check_incident(source: Any, incident: Incident) -> None:
+    length = len(source)
     if not 0 <= incident.start < incident.end <= length:
         raise ExportError(
             getattr(source, "path", None) or source.name,
             f"incident frames {incident.start}..{incident.last} lie outside the video (0..{length - 1})",
         )
-    _check_inputs(source, inputs)
+
+
+def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ExportError(folder, f"cannot create the output folder ({error.strerror or error})") from None
-    first = max(0, incident.start - _frames_to_pad(config.pad_before, fps))
-    end = min(length, incident.end + _frames_to_pad(config.pad_after, fps))
-    total = end - first
-    height, width = source.frame_size
-    size = (_even(height), _even(width))
-    overlay = config.overlay and inputs.maps is not None
-    low, high = _map_range(inputs.maps, first, end) if overlay else (0.0, 1.0)
-    rows, cols = config.sheet_grid
-    wanted = set(key_frames(incident, rows * cols)) if config.contact_sheet else set()
-    tiles: list[tuple[int, np.ndarray]] = []
 
-    stem, sidecar = _reserve(folder, incident_stem(index, incident))
+
+def _write_clip(
+    source: Any,
+    frames: ClipFrames,
+    folder: Path,
+    stem: str,
+    progress: Callable[..., ExportProgress],
+) -> Generator[ExportProgress, None, tuple[Path, str, int]]:
+    """Render and encode the clip, then publish it; returns (clip path, fourcc, frames written)."""
+    config = frames.config
     writer = tmp = None
-    finished = False
-    published: list[Path] = []
     try:
-        writer, fourcc, tmp, ext = _open_writer(folder, stem, fps, size, config.container)
+        writer, fourcc, tmp, ext = _open_writer(folder, stem, frames.fps, frames.size, config.container)
         clip = _inside(folder, f"{stem}{ext}")
         done = 0
-        yield ExportProgress(position, count, 0, total, "writing", clip)
-        for chunk_start in range(first, end, config.chunk):
-            frames = source.read(chunk_start, min(end, chunk_start + config.chunk))
-            for offset, frame in enumerate(frames):
-                number = chunk_start + offset
-                image = _to_bgr(frame)
-                if overlay:
-                    image = _overlay(image, inputs.maps[number], low, high, config.overlay_alpha)
-                if number in wanted:
-                    tiles.append((number, image.copy()))
-                if config.annotate:
-                    score = None if inputs.score is None else float(inputs.score[number])
-                    _annotate(image, number, fps, score, incident.start <= number < incident.end)
-                if image.shape[:2] != size:
-                    image = cv2.copyMakeBorder(
-                        image, 0, size[0] - height, 0, size[1] - width, cv2.BORDER_CONSTANT
-                    )
-                writer.write(image)
-            done += len(frames)
-            yield ExportProgress(position, count, done, total, "writing", clip)
+        yield progress(0, frames.total, "writing", clip)
+        for chunk_start in range(frames.first, frames.end, config.chunk):
+            chunk = source.read(chunk_start, min(frames.end, chunk_start + config.chunk))
+            for offset, frame in enumerate(chunk):
+                writer.write(frames.render(chunk_start + offset, frame))
+            done += len(chunk)
+            yield progress(done, frames.total, "writing", clip)
         writer.release()
         writer = None
         if not tmp.is_file() or tmp.stat().st_size == 0:
             raise ExportError(clip, f"the {fourcc} writer produced no data")
         _publish(tmp, clip)
-        published.append(clip)
-
-        sheet = None
-        if config.contact_sheet and tiles:
-            yield ExportProgress(position, count, done, total, "sheet", clip)
-            sheet = _inside(folder, f"{stem}_sheet.png")
-            seconds = f"{incident.start / fps:.2f}-{incident.end / fps:.2f} s"
-            title = f"{stem}  frames {incident.start}-{incident.last}  ({seconds})"
-            image = contact_sheet(
-                tiles,
-                fps,
-                inputs.score,
-                incident.peak_frame,
-                title,
-                config.sheet_grid,
-                config.sheet_tile_width,
-            )
-            ok, png = cv2.imencode(".png", image)
-            if not ok:  # pragma: no cover
-                raise ExportError(sheet, "cannot encode the contact sheet")
-            _write_exclusive(sheet, png.tobytes())
-            published.append(sheet)
-
-        record = _sidecar(source, incident, inputs, config, first, end, clip, fourcc, sheet, size)
-        text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
-        try:
-            atomic_write_bytes(sidecar, text.encode("utf-8"))  # over our own empty placeholder
-        except LabelFileError as error:
-            raise ExportError(error.where, error.problem) from None
-        finished = True
-        yield ExportProgress(position, count, total, total, "finished", clip)
-        return ExportedIncident(clip, sidecar, sheet, fourcc, first, end, size)
+        return clip, fourcc, done
     finally:
         if writer is not None:
             writer.release()
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-        if not finished:
-            for path in [sidecar, *published]:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-            for leftover in folder.glob(f".{stem}*.tmp"):
-                with contextlib.suppress(OSError):
-                    leftover.unlink()
+
+
+def _write_sheet(frames: ClipFrames, sheet: Path, stem: str) -> Path:
+    """The contact sheet of the key frames ``frames`` kept, as a PNG at ``sheet``."""
+    incident, config, fps = frames.incident, frames.config, frames.fps
+    seconds = f"{incident.start / fps:.2f}-{incident.end / fps:.2f} s"
+    title = f"{stem}  frames {incident.start}-{incident.last}  ({seconds})"
+    image = contact_sheet(
+        frames.tiles,
+        fps,
+        frames.inputs.score,
+        incident.peak_frame,
+        title,
+        config.sheet_grid,
+        config.sheet_tile_width,
+    )
+    ok, png = cv2.imencode(".png", image)
+    if not ok:  # pragma: no cover
+        raise ExportError(sheet, "cannot encode the contact sheet")
+    _write_exclusive(sheet, png.tobytes())
+    return sheet
+
+
+def _remove_partial_files(folder: Path, stem: str, written: list[Path]) -> None:
+    """What an unfinished export leaves: the reserved sidecar, published files, temporary files."""
+    for path in written:
+        with contextlib.suppress(OSError):
+            path.unlink()
+    for leftover in folder.glob(f".{stem}*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
 
 
 def export_incidents(

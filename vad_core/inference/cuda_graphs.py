@@ -93,7 +93,7 @@ class GraphedSteps:
             try:
                 with _recording:  # one recording at a time: starting one synchronises the device
                     captured = CapturedStep(step, inputs)
-            except Exception as error:  # noqa: BLE001 - a step that cannot be recorded runs eagerly
+            except Exception as error:  # a step that cannot be recorded runs eagerly
                 if is_out_of_memory(error):
                     raise  # the caller halves its batch
                 log.warning(

@@ -311,8 +311,6 @@ def score_source(
     error maps are reduced on the device, and the next batch is decoded while the device computes,
     so the CPU only decodes and only per-frame errors and float16 maps come back.
     """
-    from vad_core.scoring.frame_error import reduce_error_maps, reduce_error_maps_torch
-
     config = config or InferenceConfig()
     if preprocess is None:
         if model.config is None:
@@ -320,85 +318,117 @@ def score_source(
         preprocess = Preprocess(size=model.config.size, channels=model.config.channels)
     device = resolve_device(config.device)
     model = prepare_for_inference(model, device)
-    spec = model.spec
-    windows = plan_windows(len(source), spec, config.prediction)
+    windows = plan_windows(len(source), model.spec, config.prediction)
     device_side = _scores_on_device(device)
-    reader = _FrameReader(source, preprocess, resize_on_device=device_side)
-    prefetcher = _Prefetcher(reader, windows, enabled=device_side)
-    to_device = _DeviceFrames(preprocess.size, device)
-    unit_scale = torch.from_numpy(UNIT_SCALE).to(device)
+    prefetcher = _Prefetcher(_FrameReader(source, preprocess, device_side), windows, enabled=device_side)
+    scorer = _BatchScorer(model, config, preprocess.size, device, device_side)
     batch_size = config.batch_size
-    channels_last = _prefers_channels_last(model)
+    position = 0
+    pending_prefix = model.spec.mode == "predict"
+    try:
+        while position < len(windows):
+            batch = prefetcher.get(position, batch_size)
+            prefetcher.ask(position + len(batch.windows), batch_size)
+            try:
+                errors, stacked = scorer.score(batch, full=len(batch.windows) == batch_size)
+            except Exception as error:  # only OOM is handled, the rest re-raised
+                if not is_out_of_memory(error) or batch_size == 1:
+                    raise
+                batch_size = _halve_batch_size(batch_size, device, on_notice)
+                continue
+            start = next(frame for window in batch.windows for _, frame in window.targets)
+            if pending_prefix and start > 0:  # predictors: the first S frames copy the first prediction
+                errors, stacked = _copy_first_score(errors, stacked, start)
+                start = 0
+            pending_prefix = False
+            position += len(batch.windows)
+            yield ScoredChunk(start=start, errors=errors, maps=stacked, total=len(source))
+    finally:
+        prefetcher.close()
 
-    def error_maps(clip_tensor: torch.Tensor) -> torch.Tensor:
+
+class _BatchScorer:
+    """Scores one batch of windows on the device: per-frame errors and (kept) float16 error maps."""
+
+    def __init__(
+        self,
+        model: AnomalyModel,
+        config: InferenceConfig,
+        size: tuple[int, int],
+        device: torch.device,
+        device_side: bool,
+    ) -> None:
+        self.model, self.config, self.device, self.device_side = model, config, device, device_side
+        self.to_device = _DeviceFrames(size, device)
+        self.unit_scale = torch.from_numpy(UNIT_SCALE).to(device)
+        self.channels_last = _prefers_channels_last(model)
+        self.graphs = graphs_for(model) if _records_graphs(device, config) else None
+        self.graph_key = ("error_maps", config.error, config.prediction, config.amp)
+        # each scoring call has its own CUDA stream, so threads that score at once overlap one
+        # another's copies and kernels instead of queueing on the default stream
+        self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+
+    def score(self, batch: _Batch, full: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(errors (n,) float32, maps (n, h, w) float16 or None)`` of the frames ``batch`` scores;
+        ``full`` batches replay a recorded CUDA graph when graphs are on (tails run eagerly)."""
+        config, device = self.config, self.device
+        out_rows = [b for b, window in enumerate(batch.windows) for _ in window.targets]
+        out_positions = [pos for window in batch.windows for pos, _ in window.targets]
+        with torch.inference_mode(), _autocast(device, config.amp), _on_stream(self.stream):
+            frames = self.to_device(batch.frames)
+            clip_index = torch.from_numpy(batch.clip_index).to(device, non_blocking=True)
+            clip_tensor = self.unit_scale[frames.long()][clip_index]  # (B, L, C, h, w) float32
+            if self.graphs is None:
+                maps = self.error_maps(clip_tensor)
+            else:
+                maps = self.graphs.run(self.graph_key, self._graphed_error_maps, clip_tensor, capture=full)
+            selected = maps[out_rows, out_positions]  # (n, H, W), one map per scored frame
+            return self._reduce(selected)
+
+    def error_maps(self, clip_tensor: torch.Tensor) -> torch.Tensor:
         """Per-pixel error maps ``(B, T, h, w)`` float32 of a batch of windows ``(B, L, C, h, w)``."""
+        model, config = self.model, self.config
         inputs, target = model.split(clip_tensor)
-        if inputs.dim() == 4 and channels_last:
+        if inputs.dim() == 4 and self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         output, target = _predict(model, inputs, target, config.prediction)
         maps = pixel_errors(output, target, config.error).float()
         return maps[:, None] if maps.dim() == 3 else maps  # frame models: (B, H, W) -> (B, 1, H, W)
 
-    def graphed_error_maps(clip_tensor: torch.Tensor) -> torch.Tensor:
-        with _autocast(device, config.amp, cache=False):  # a graph cannot keep autocast's weight cache
-            return error_maps(clip_tensor)
+    def _graphed_error_maps(self, clip_tensor: torch.Tensor) -> torch.Tensor:
+        with _autocast(self.device, self.config.amp, cache=False):  # a graph cannot keep autocast's cache
+            return self.error_maps(clip_tensor)
 
-    graphs = graphs_for(model) if _records_graphs(device, config) else None
-    graph_key = ("error_maps", config.error, config.prediction, config.amp)
-    # each scoring call has its own CUDA stream, so threads that score at once overlap one another's
-    # copies and kernels instead of queueing on the default stream
-    stream = torch.cuda.Stream(device) if device.type == "cuda" else None
-    position = 0
-    pending_prefix = spec.mode == "predict"
-    total = len(source)
-    try:
-        while position < len(windows):
-            batch = prefetcher.get(position, batch_size)
-            prefetcher.ask(position + len(batch.windows), batch_size)
-            out_rows = [b for b, window in enumerate(batch.windows) for _ in window.targets]
-            out_positions = [pos for window in batch.windows for pos, _ in window.targets]
-            chunk_frames = [frame for window in batch.windows for _, frame in window.targets]
-            try:
-                with torch.inference_mode(), _autocast(device, config.amp), _on_stream(stream):
-                    frames = to_device(batch.frames)
-                    clip_index = torch.from_numpy(batch.clip_index).to(device, non_blocking=True)
-                    clip_tensor = unit_scale[frames.long()][clip_index]  # (B, L, C, h, w) float32
-                    if graphs is None:
-                        maps = error_maps(clip_tensor)
-                    else:  # full batches replay a recorded graph; tails run eagerly
-                        full = len(batch.windows) == batch_size
-                        maps = graphs.run(graph_key, graphed_error_maps, clip_tensor, capture=full)
-                    selected = maps[out_rows, out_positions]  # (n, H, W), one map per scored frame
-                    if device_side:
-                        errors = reduce_error_maps_torch(selected, config.reduction, config.patch).float()
-                        errors = errors.cpu().numpy()
-                        stacked = selected.half().cpu().numpy() if config.keep_maps else None
-                    else:
-                        stacked = selected.cpu().numpy()
-                        errors = reduce_error_maps(stacked, how=config.reduction, patch=config.patch)
-                        errors = errors.astype(np.float32)
-                        stacked = stacked.astype(np.float16) if config.keep_maps else None
-            except Exception as error:  # noqa: BLE001 - only OOM is handled, the rest re-raised
-                if not is_out_of_memory(error) or batch_size == 1:
-                    raise
-                free_cached_memory(device)
-                batch_size = max(1, batch_size // 2)
-                notice = f"out of {device.type.upper()} memory: batch size halved to {batch_size}"
-                if on_notice:
-                    on_notice(notice)
-                continue
-            start = chunk_frames[0]
-            if pending_prefix and start > 0:  # predictors: the first S frames copy the first prediction
-                prefix = start
-                errors = np.concatenate([np.repeat(errors[:1], prefix), errors])
-                if stacked is not None:
-                    stacked = np.concatenate([np.repeat(stacked[:1], prefix, axis=0), stacked])
-                start = 0
-            pending_prefix = False
-            position += len(batch.windows)
-            yield ScoredChunk(start=start, errors=errors, maps=stacked, total=total)
-    finally:
-        prefetcher.close()
+    def _reduce(self, selected: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per-frame errors of the maps ``selected``: on the device (accelerators) or in numpy."""
+        from vad_core.scoring.frame_error import reduce_error_maps, reduce_error_maps_torch
+
+        config = self.config
+        if self.device_side:
+            errors = reduce_error_maps_torch(selected, config.reduction, config.patch).float()
+            return errors.cpu().numpy(), selected.half().cpu().numpy() if config.keep_maps else None
+        stacked = selected.cpu().numpy()
+        errors = reduce_error_maps(stacked, how=config.reduction, patch=config.patch).astype(np.float32)
+        return errors, stacked.astype(np.float16) if config.keep_maps else None
+
+
+def _halve_batch_size(batch_size: int, device: torch.device, on_notice: Callable[[str], None] | None) -> int:
+    """After running out of memory: free the cache, say so, and return the halved batch size."""
+    free_cached_memory(device)
+    batch_size = max(1, batch_size // 2)
+    if on_notice:
+        on_notice(f"out of {device.type.upper()} memory: batch size halved to {batch_size}")
+    return batch_size
+
+
+def _copy_first_score(
+    errors: np.ndarray, maps: np.ndarray | None, prefix: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scores of the first ``prefix`` frames (which a predictor cannot predict): copies of the first."""
+    errors = np.concatenate([np.repeat(errors[:1], prefix), errors])
+    if maps is not None:
+        maps = np.concatenate([np.repeat(maps[:1], prefix, axis=0), maps])
+    return errors, maps
 
 
 def score_all(

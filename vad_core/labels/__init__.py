@@ -1,7 +1,10 @@
 """Label documents: anomalous intervals and reviewed frames of a video, saved as readable JSON.
 
-* :mod:`~vad_core.labels.document`: the document, its intervals, undoable edit commands and
-  interval algebra (no I/O);
+* :mod:`~vad_core.labels.document`: the document of one video (no I/O);
+* :mod:`~vad_core.labels.interval`: its values (``LabelInterval``, ``VideoInfo``) and field helpers;
+* :mod:`~vad_core.labels.ranges`: interval algebra on half-open frame ranges;
+* :mod:`~vad_core.labels.commands`: undoable edit commands and the Qt-free ``UndoStack``;
+* :mod:`~vad_core.labels.edits`: builders that check a request and return a command;
 * :mod:`~vad_core.labels.schema`: the versioned JSON format, validation and migration;
 * :mod:`~vad_core.labels.store`: atomic saves with ``.bak``, conflict detection, crash-recovery
   journals and the background :class:`AutosaveWriter`;
@@ -16,14 +19,17 @@ Example::
     store.save(doc)
 """
 
-from vad_core.labels.document import (
+from vad_core.labels.commands import (
     Command,
     CompoundCommand,
-    LabelDocument,
-    LabelEditError,
-    LabelInterval,
+    InsertInterval,
+    RemoveInterval,
+    ReplaceInterval,
+    SetReviewed,
     UndoStack,
-    VideoInfo,
+)
+from vad_core.labels.document import LabelDocument, LabelEditError
+from vad_core.labels.edits import (
     accept_event,
     add_interval,
     event_decision,
@@ -39,6 +45,28 @@ from vad_core.labels.document import (
     shift_interval,
     split_interval,
     update_interval,
+)
+from vad_core.labels.interval import (
+    KINDS,
+    MAX_NOTE_LENGTH,
+    MAX_TAG_LENGTH,
+    ORIGINS,
+    LabelInterval,
+    VideoInfo,
+    clean_tag,
+    default_author,
+    new_interval_id,
+    now_iso,
+)
+from vad_core.labels.ranges import (
+    Ranges,
+    clip_ranges,
+    intersect_ranges,
+    mask_to_ranges,
+    normalize_ranges,
+    ranges_to_mask,
+    subtract_ranges,
+    union_ranges,
 )
 from vad_core.labels.schema import CURRENT_VERSION, LabelVersionError, dumps, loads
 from vad_core.labels.store import (
@@ -57,30 +85,48 @@ from vad_core.labels.store import (
 
 __all__ = [
     "CURRENT_VERSION",
+    "KINDS",
+    "MAX_NOTE_LENGTH",
+    "MAX_TAG_LENGTH",
+    "ORIGINS",
     "AutosaveWriter",
     "Command",
     "CompoundCommand",
     "FileStamp",
+    "InsertInterval",
     "LabelConflictError",
     "LabelDocument",
     "LabelEditError",
     "LabelInterval",
     "LabelStore",
     "LabelVersionError",
+    "Ranges",
     "Recovery",
+    "RemoveInterval",
+    "ReplaceInterval",
     "SaveRequest",
+    "SetReviewed",
     "UndoStack",
     "VideoInfo",
     "accept_event",
     "add_interval",
+    "clean_tag",
+    "clip_ranges",
+    "default_author",
     "dumps",
     "event_decision",
     "find_recoveries",
+    "intersect_ranges",
     "load_document",
     "loads",
     "mark_reviewed",
+    "mask_to_ranges",
     "merge_intervals",
     "move_interval",
+    "new_interval_id",
+    "normalize_ranges",
+    "now_iso",
+    "ranges_to_mask",
     "read_document",
     "reject_event",
     "remove_interval",
@@ -92,5 +138,7 @@ __all__ = [
     "set_tag",
     "shift_interval",
     "split_interval",
+    "subtract_ranges",
+    "union_ranges",
     "update_interval",
 ]

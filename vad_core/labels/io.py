@@ -34,24 +34,24 @@ import csv
 import io
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vad_core.errors import GroundTruthError, LabelFileError
-from vad_core.labels.document import (
+from vad_core.labels.document import LabelDocument, LabelEditError
+from vad_core.labels.interval import (
     KINDS,
     ORIGINS,
-    LabelDocument,
-    LabelEditError,
     LabelInterval,
     VideoInfo,
     clean_tag,
-    mask_to_ranges,
     new_interval_id,
     now_iso,
 )
+from vad_core.labels.ranges import mask_to_ranges
 from vad_core.labels.schema import dumps
 from vad_core.labels.store import atomic_write_bytes, file_sha256, load_document
 
@@ -246,7 +246,7 @@ def import_avenue_mat(
         raise GroundTruthError(path, "ground-truth file missing (no such file)")
     try:
         variables = {name for name, _shape, _kind in scipy.io.whosmat(str(path))}
-    except Exception:  # noqa: BLE001 - the readers below produce the precise message
+    except Exception:  # the readers below produce the precise message
         variables = set()
     if "gt" in variables and "volLabel" not in variables:
         return _import_ranges_per_clip(path, parse_ranges_mat(path, "gt"), clip, video, author)
@@ -321,6 +321,25 @@ def import_csv(
 ) -> dict[str, LabelDocument]:
     """Label documents from a CSV of intervals (format in the module docstring; ends inclusive)."""
     path = Path(path)
+    rows = _csv_lines(path)
+    reader = csv.reader([line for _, line in rows])
+    header = _CsvHeader.read(next(reader), rows[0][0], path)
+    default_name = (video.name if video is not None and video.name else "") or clip_name_of(path)
+    per_clip: dict[str, list[LabelInterval]] = {}
+    stamp = now_iso()
+    for (line, _), values in zip(rows[1:], reader, strict=False):
+        if not any(v.strip() for v in values):
+            continue
+        get = header.row(values, line, path)
+        items = per_clip.setdefault(get("clip") or default_name, [])
+        items.append(_csv_interval(get, header, line, path, items, author, stamp))
+    if not per_clip:
+        per_clip[default_name] = []
+    return _csv_documents(per_clip, clip, video, path)
+
+
+def _csv_lines(path: Path) -> list[tuple[int, str]]:
+    """The file's lines that are neither empty nor comments, with their line numbers."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -334,65 +353,87 @@ def import_csv(
     ]
     if not rows:
         raise GroundTruthError(path, "empty CSV (expected a header such as start_frame,end_frame,tag,note)")
-    reader = csv.reader([line for _, line in rows])
-    header = [h.strip().lower() for h in next(reader)]
-    columns = {name: i for i, name in enumerate(header)}
-    start_col = "start_frame" if "start_frame" in columns else "start"
-    end_col = "end_frame" if "end_frame" in columns else "end"
-    if start_col not in columns or end_col not in columns:
-        raise GroundTruthError(
-            path,
-            f"line {rows[0][0]}: header must name start_frame,end_frame (or start,end), found {','.join(header)}",
-        )
-    default_name = (video.name if video is not None and video.name else "") or clip_name_of(path)
-    per_clip: dict[str, list[LabelInterval]] = {}
-    stamp = now_iso()
-    for (line, _), values in zip(rows[1:], reader, strict=False):
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) > len(header):
-            raise GroundTruthError(path, f"line {line}: {len(values)} values for {len(header)} columns")
+    return rows
 
-        def get(column: str, values: list[str] = values) -> str:
-            index = columns.get(column)
+
+@dataclass(frozen=True)
+class _CsvHeader:
+    """The CSV's columns, and which of them hold the first and last frames."""
+
+    names: list[str]
+    columns: dict[str, int]
+    start: str
+    end: str
+
+    @classmethod
+    def read(cls, row: list[str], line: int, path: Path) -> _CsvHeader:
+        names = [h.strip().lower() for h in row]
+        columns = {name: i for i, name in enumerate(names)}
+        start = "start_frame" if "start_frame" in columns else "start"
+        end = "end_frame" if "end_frame" in columns else "end"
+        if start not in columns or end not in columns:
+            raise GroundTruthError(
+                path,
+                f"line {line}: header must name start_frame,end_frame (or start,end), found {','.join(names)}",
+            )
+        return cls(names, columns, start, end)
+
+    def row(self, values: list[str], line: int, path: Path) -> Callable[[str], str]:
+        """A getter of the row's value in a column (``""`` when the column or value is missing)."""
+        if len(values) > len(self.names):
+            raise GroundTruthError(path, f"line {line}: {len(values)} values for {len(self.names)} columns")
+
+        def get(column: str) -> str:
+            index = self.columns.get(column)
             return values[index].strip() if index is not None and index < len(values) else ""
 
-        start = _csv_int(get(start_col), start_col, line, path)
-        last = _csv_int(get(end_col), end_col, line, path)
-        if last < start:
-            raise GroundTruthError(
-                path, f"line {line}: {end_col} {last} is before {start_col} {start} (ends are inclusive)"
-            )
-        kind = get("kind") or "anomaly"
-        if kind not in KINDS:
-            raise GroundTruthError(
-                path, f"line {line}: kind must be one of {', '.join(KINDS)}, found {kind!r}"
-            )
-        origin = get("origin") or "import"
-        if origin not in ORIGINS:
-            raise GroundTruthError(
-                path, f"line {line}: origin must be one of {', '.join(ORIGINS)}, found {origin!r}"
-            )
-        name = get("clip") or default_name
-        items = per_clip.setdefault(name, [])
-        given_id = get("id")
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", given_id) or any(i.id == given_id for i in items):
-            given_id = new_interval_id(i.id for i in items)
-        items.append(
-            LabelInterval(
-                id=given_id,
-                start=start,
-                end=last + 1,
-                kind=kind,
-                tag=clean_tag(get("tag")),
-                note=get("note"),
-                author=get("author") or author,
-                edited=get("edited") or stamp,
-                origin=origin,
-            )
+        return get
+
+
+def _csv_interval(
+    get: Callable[[str], str],
+    header: _CsvHeader,
+    line: int,
+    path: Path,
+    items: list[LabelInterval],
+    author: str,
+    stamp: str,
+) -> LabelInterval:
+    """The interval of one CSV row, checked; an id that is invalid or taken in ``items`` is replaced."""
+    start = _csv_int(get(header.start), header.start, line, path)
+    last = _csv_int(get(header.end), header.end, line, path)
+    if last < start:
+        raise GroundTruthError(
+            path, f"line {line}: {header.end} {last} is before {header.start} {start} (ends are inclusive)"
         )
-    if not per_clip:
-        per_clip[default_name] = []
+    kind = get("kind") or "anomaly"
+    if kind not in KINDS:
+        raise GroundTruthError(path, f"line {line}: kind must be one of {', '.join(KINDS)}, found {kind!r}")
+    origin = get("origin") or "import"
+    if origin not in ORIGINS:
+        raise GroundTruthError(
+            path, f"line {line}: origin must be one of {', '.join(ORIGINS)}, found {origin!r}"
+        )
+    given_id = get("id")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", given_id) or any(i.id == given_id for i in items):
+        given_id = new_interval_id(i.id for i in items)
+    return LabelInterval(
+        id=given_id,
+        start=start,
+        end=last + 1,
+        kind=kind,
+        tag=clean_tag(get("tag")),
+        note=get("note"),
+        author=get("author") or author,
+        edited=get("edited") or stamp,
+        origin=origin,
+    )
+
+
+def _csv_documents(
+    per_clip: dict[str, list[LabelInterval]], clip: str | None, video: VideoInfo | None, path: Path
+) -> dict[str, LabelDocument]:
+    """One document per clip of the CSV (only ``clip``'s when given), bound to ``video``."""
     names = list(per_clip)
     if clip is not None:
         names = [select_clip(names, clip, path)]

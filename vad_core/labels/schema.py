@@ -28,17 +28,9 @@ from collections.abc import Callable
 from typing import Any
 
 from vad_core.errors import LabelFileError, LabelVersionError
-from vad_core.labels.document import (
-    KINDS,
-    MAX_NOTE_LENGTH,
-    MAX_TAG_LENGTH,
-    ORIGINS,
-    LabelDocument,
-    LabelEditError,
-    LabelInterval,
-    VideoInfo,
-    normalize_ranges,
-)
+from vad_core.labels.document import LabelDocument, LabelEditError
+from vad_core.labels.interval import KINDS, MAX_NOTE_LENGTH, MAX_TAG_LENGTH, ORIGINS, LabelInterval, VideoInfo
+from vad_core.labels.ranges import normalize_ranges
 
 FORMAT = "vad-review labels"
 CURRENT_VERSION = 1

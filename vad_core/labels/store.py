@@ -45,7 +45,8 @@ from pathlib import Path
 from vad_core.atomic_io import atomic_write_bytes as _atomic_write_bytes
 from vad_core.atomic_io import file_sha256, open_temp
 from vad_core.errors import LabelFileError
-from vad_core.labels.document import LabelDocument, now_iso
+from vad_core.labels.document import LabelDocument
+from vad_core.labels.interval import now_iso
 from vad_core.labels.schema import decode, dumps, parse_document
 
 BACKUP_SUFFIX = ".bak"
@@ -604,12 +605,12 @@ class AutosaveWriter:
             error: BaseException | None = None
             try:
                 request.execute()
-            except Exception as caught:  # noqa: BLE001 - reported to the caller, never lost
+            except Exception as caught:  # reported to the caller, never lost
                 error = caught
             if self._callback is not None:
                 try:
                     self._callback(request_id, request.revision, error)
-                except Exception:  # noqa: BLE001 - a failing callback must not stop autosave
+                except Exception:  # a failing callback must not stop autosave
                     import traceback
 
                     traceback.print_exc()
@@ -622,7 +623,7 @@ def load_or_create(
     path: str | os.PathLike[str], video: object | None = None
 ) -> tuple[LabelStore, LabelDocument]:
     """Open ``path`` if it exists, else a new empty document (for ``video``, a ``VideoInfo``) in a new store."""
-    from vad_core.labels.document import VideoInfo
+    from vad_core.labels.interval import VideoInfo
 
     path = Path(path)
     if path.exists():

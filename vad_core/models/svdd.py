@@ -24,7 +24,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -113,44 +114,67 @@ def svdd_finetune(
     trainable = list(model.last_encoder_layer().parameters())
     if not trainable:
         raise ConfigError("svdd", f"{type(model).__name__}: the last encoder layer has no parameters")
-    flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
-    was_training = model.training
     losses: list[float] = []
-    try:
-        for parameter, _ in flags:
-            parameter.requires_grad_(False)
-        for parameter in trainable:
-            parameter.requires_grad_(True)
+    with _only_trainable(model, trainable):
         _tuning_modes(model)
         optimizer = torch.optim.Adam(trainable, lr=lr, weight_decay=weight_decay)
+        step = _SVDDStep(model, centre, optimizer, recon_weight, device)
         for epoch in range(epochs):
             total, count = 0.0, 0
-            for step, inputs in enumerate(batches_factory()):
+            for index, inputs in enumerate(batches_factory()):
                 if should_stop is not None and should_stop():
                     raise Cancelled(f"SVDD fine-tuning cancelled in epoch {epoch + 1} of {epochs}")
-                inputs = inputs.to(device)
-                loss = svdd_loss(model.encode(inputs), centre)
-                if recon_weight:
-                    loss = loss + recon_weight * F.mse_loss(model(inputs), inputs)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                value = float(loss.detach())
-                total += value * inputs.shape[0]
-                count += inputs.shape[0]
+                value, samples = step(inputs)
+                total += value * samples
+                count += samples
                 if progress is not None:
-                    progress(epoch, step, value)
+                    progress(epoch, index, value)
             if count == 0:
                 raise ConfigError("svdd", f"epoch {epoch + 1}: the batch factory yielded no batches")
             losses.append(total / count)
             if on_epoch is not None:
                 on_epoch(epoch + 1, losses[-1])
                 _tuning_modes(model)
+    return SVDDResult(centre.detach(), losses)
+
+
+@dataclass
+class _SVDDStep:
+    """One Adam step on eq. 3.14 (plus the optional reconstruction term) for a batch of inputs."""
+
+    model: AnomalyModel
+    centre: Tensor
+    optimizer: torch.optim.Optimizer
+    recon_weight: float
+    device: torch.device
+
+    def __call__(self, inputs: Tensor) -> tuple[float, int]:
+        """Take the step; return the batch loss and the number of samples in the batch."""
+        inputs = inputs.to(self.device)
+        loss = svdd_loss(self.model.encode(inputs), self.centre)
+        if self.recon_weight:
+            loss = loss + self.recon_weight * F.mse_loss(self.model(inputs), inputs)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach()), inputs.shape[0]
+
+
+@contextmanager
+def _only_trainable(model: AnomalyModel, trainable: list[torch.nn.Parameter]) -> Iterator[None]:
+    """Only ``trainable`` requires grad inside; all grad flags and the model's mode come back after."""
+    flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
+    was_training = model.training
+    try:
+        for parameter, _ in flags:
+            parameter.requires_grad_(False)
+        for parameter in trainable:
+            parameter.requires_grad_(True)
+        yield
     finally:
         for parameter, flag in flags:
             parameter.requires_grad_(flag)
         model.train(was_training)
-    return SVDDResult(centre.detach(), losses)
 
 
 def _tuning_modes(model: AnomalyModel) -> None:

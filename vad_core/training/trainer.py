@@ -18,7 +18,7 @@ import copy
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,117 +124,25 @@ def train_iter(
     device = resolve_device(config.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    model = build_model(config.model).to(device)
-    spec = model.spec
-    rows = bank.windows(spec.window, config.strides if spec.window > 1 else (1,), config.window_step)
-    train_rows, val_rows = _split_rows(rows, config.validation_fraction, config.seed)
-    bank = bank.to(device)
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
-    )
-    criterion = loss_function(config)
-    autocast = (
-        (lambda: torch.autocast("cuda", dtype=torch.bfloat16))
-        if (config.amp and device.type == "cuda")
-        else nullcontext
-    )
-    history: list[dict[str, float]] = []
-    best_val, best_epoch, bad_epochs, start_epoch = float("inf"), 0, 0, 1
-    best_state = copy.deepcopy(model.state_dict())
+    run = _TrainingRun(config, bank, device)
+    record = _RunRecord(best_state=copy.deepcopy(run.model.state_dict()))
     if resume is not None:
-        state = load_training_state(resume, model, optimizer, scheduler, device)
-        history, best_val, best_epoch = state.history, state.best_val_loss, state.best_epoch
-        bad_epochs, start_epoch = state.bad_epochs, state.epoch + 1
-        best_state = state.best_weights or copy.deepcopy(model.state_dict())
-        yield TrainEvent("info", epoch=state.epoch, message=f"resumed after epoch {state.epoch}")
-    summary = {
-        "sources": bank.names,
-        "frames": len(bank),
-        "windows": len(rows),
-        "train_windows": len(train_rows),
-        "validation_windows": len(val_rows),
-        "device": describe_device(device),
-        "config": config.to_dict(),
-    }
-    yield TrainEvent(
-        "info",
-        message=f"training {config.model.name} on {len(bank)} frames ({len(train_rows)} train / "
-        f"{len(val_rows)} validation windows) on {summary['device']}",
-    )
+        record = run.resume_from(resume)
+        yield TrainEvent("info", epoch=record.last_epoch, message=f"resumed after epoch {record.last_epoch}")
+    yield TrainEvent("info", message=run.description())
     generator = torch.Generator().manual_seed(config.seed)
     stopped_early = False
-    epoch = start_epoch - 1
     checkpoint_path: Path | None = None
-    for epoch in range(start_epoch, config.max_epochs + 1):
-        model.train()
-        order = torch.randperm(len(train_rows), generator=generator)
-        if config.max_windows_per_epoch:
-            order = order[: config.max_windows_per_epoch]
-        batches = max(1, math.ceil(len(order) / config.batch_size))
-        running = torch.zeros((), device=device)
-        seen = 0
-        for batch_index in range(batches):
-            picked = train_rows[
-                order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size]
-            ]
-            if len(picked) == 0:
-                continue
-            if len(picked) == 1 and batches > 1:  # BatchNorm cannot train on a batch of one
-                continue
-            clips = bank.gather(picked)
-            inputs, target = model.split(clips)
-            with autocast():
-                prediction, aux = model.forward_train(inputs)
-                loss = criterion(prediction, target) + aux.float()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            running += loss.detach() * len(picked)
-            seen += len(picked)
-            if (batch_index + 1) % report_every == 0 or batch_index + 1 == batches:
-                yield TrainEvent(
-                    "batch",
-                    epoch=epoch,
-                    batch=batch_index + 1,
-                    batches=batches,
-                    loss=float(running.item() / max(seen, 1)),
-                    learning_rate=optimizer.param_groups[0]["lr"],
-                )
-        train_loss = float(running.item() / max(seen, 1))
-        val_loss = (
-            _evaluate(model, bank, val_rows, criterion, config.batch_size, autocast)
-            if len(val_rows)
-            else train_loss
-        )
-        scheduler.step(val_loss)
-        learning_rate = optimizer.param_groups[0]["lr"]
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": learning_rate})
-        improved = val_loss < best_val - 1e-9
-        if improved:
-            best_val, best_epoch, bad_epochs = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad_epochs += 1
+    for epoch in range(record.last_epoch + 1, config.max_epochs + 1):
+        train_loss, batches = yield from run.train_epoch(epoch, generator, report_every)
+        val_loss = run.validation_loss(train_loss)
+        run.scheduler.step(val_loss)
+        learning_rate = run.learning_rate()
+        improved = record.add_epoch(run.model, epoch, train_loss, val_loss, learning_rate)
         if output is not None:
             if improved:
-                checkpoint_path = _save_best(
-                    model, best_state, output, summary, history, best_val, best_epoch, metadata
-                )
-            save_training_state(
-                output,
-                model,
-                optimizer,
-                scheduler,
-                epoch,
-                history,
-                best_val,
-                best_epoch,
-                bad_epochs,
-                best_state,
-            )
+                checkpoint_path = run.save_best(output, record, metadata)
+            run.save_state(output, record)
         yield TrainEvent(
             "epoch",
             epoch=epoch,
@@ -243,36 +151,215 @@ def train_iter(
             val_loss=val_loss,
             learning_rate=learning_rate,
         )
-        if config.max_seconds is not None and time.perf_counter() - began > config.max_seconds:
-            yield TrainEvent("info", epoch=epoch, message=f"time budget of {config.max_seconds:g} s reached")
+        stop = _stop_reason(config, began, record.bad_epochs)
+        if stop is not None:
+            message, stopped_early = stop
+            yield TrainEvent("info", epoch=epoch, message=message)
             break
-        if bad_epochs >= config.early_stopping_patience:
-            stopped_early = True
-            yield TrainEvent(
-                "info", epoch=epoch, message=f"early stopping: no improvement for {bad_epochs} epochs"
-            )
-            break
-    model.load_state_dict(best_state)
-    model.eval()
-    seconds = time.perf_counter() - began
-    summary.update(
-        {"epochs_run": epoch, "best_epoch": best_epoch, "best_val_loss": best_val, "seconds": seconds}
-    )
-    if output is not None:
-        checkpoint_path = _save_best(
-            model, best_state, output, summary, history, best_val, best_epoch, metadata
+    return run.finish(record, time.perf_counter() - began, stopped_early, output, metadata, checkpoint_path)
+
+
+@dataclass
+class _RunRecord:
+    """The bookkeeping of a run: loss history, best epoch so far and its weights (what a resume restores)."""
+
+    best_state: dict[str, torch.Tensor]
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_val: float = float("inf")
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    last_epoch: int = 0
+
+    def add_epoch(
+        self, model: AnomalyModel, epoch: int, train_loss: float, val_loss: float, learning_rate: float
+    ) -> bool:
+        """Log ``epoch``; keep the model's weights when it improved on the best; say whether it did."""
+        self.history.append(
+            {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": learning_rate}
         )
-    return TrainResult(
-        model=model,
-        history=history,
-        best_val_loss=best_val,
-        best_epoch=best_epoch,
-        epochs_run=epoch,
-        stopped_early=stopped_early,
-        seconds=seconds,
-        checkpoint=checkpoint_path,
-        summary=summary,
-    )
+        self.last_epoch = epoch
+        improved = val_loss < self.best_val - 1e-9
+        if improved:
+            self.best_val, self.best_epoch, self.bad_epochs = val_loss, epoch, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+        else:
+            self.bad_epochs += 1
+        return improved
+
+
+class _TrainingRun:
+    """One run of ``train_iter``: the model, its optimiser and schedule, and the train/validation split."""
+
+    def __init__(self, config: TrainConfig, bank: FrameBank, device: torch.device) -> None:
+        self.config, self.device = config, device
+        self.model = build_model(config.model).to(device)
+        spec = self.model.spec
+        rows = bank.windows(spec.window, config.strides if spec.window > 1 else (1,), config.window_step)
+        self.train_rows, self.val_rows = _split_rows(rows, config.validation_fraction, config.seed)
+        self.bank = bank.to(device)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
+        )
+        self.criterion = loss_function(config)
+        self.autocast = (
+            (lambda: torch.autocast("cuda", dtype=torch.bfloat16))
+            if (config.amp and device.type == "cuda")
+            else nullcontext
+        )
+        self.summary: dict[str, Any] = {
+            "sources": self.bank.names,
+            "frames": len(self.bank),
+            "windows": len(rows),
+            "train_windows": len(self.train_rows),
+            "validation_windows": len(self.val_rows),
+            "device": describe_device(device),
+            "config": config.to_dict(),
+        }
+
+    def description(self) -> str:
+        return (
+            f"training {self.config.model.name} on {len(self.bank)} frames ({len(self.train_rows)} train / "
+            f"{len(self.val_rows)} validation windows) on {self.summary['device']}"
+        )
+
+    def learning_rate(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def resume_from(self, resume: str | Path) -> _RunRecord:
+        """Restore model, optimiser and schedule from the state saved at ``resume``."""
+        state = load_training_state(resume, self.model, self.optimizer, self.scheduler, self.device)
+        return _RunRecord(
+            best_state=state.best_weights or copy.deepcopy(self.model.state_dict()),
+            history=state.history,
+            best_val=state.best_val_loss,
+            best_epoch=state.best_epoch,
+            bad_epochs=state.bad_epochs,
+            last_epoch=state.epoch,
+        )
+
+    def train_epoch(
+        self, epoch: int, generator: torch.Generator, report_every: int
+    ) -> Generator[TrainEvent, None, tuple[float, int]]:
+        """One pass over (a shuffled sample of) the training windows; returns (mean loss, batches)."""
+        config, model = self.config, self.model
+        model.train()
+        order = torch.randperm(len(self.train_rows), generator=generator)
+        if config.max_windows_per_epoch:
+            order = order[: config.max_windows_per_epoch]
+        batches = max(1, math.ceil(len(order) / config.batch_size))
+        running = torch.zeros((), device=self.device)
+        seen = 0
+        for batch_index in range(batches):
+            picked = self.train_rows[
+                order[batch_index * config.batch_size : (batch_index + 1) * config.batch_size]
+            ]
+            if len(picked) == 0:
+                continue
+            if len(picked) == 1 and batches > 1:  # BatchNorm cannot train on a batch of one
+                continue
+            running += self._step(picked) * len(picked)
+            seen += len(picked)
+            if (batch_index + 1) % report_every == 0 or batch_index + 1 == batches:
+                yield TrainEvent(
+                    "batch",
+                    epoch=epoch,
+                    batch=batch_index + 1,
+                    batches=batches,
+                    loss=float(running.item() / max(seen, 1)),
+                    learning_rate=self.learning_rate(),
+                )
+        return float(running.item() / max(seen, 1)), batches
+
+    def _step(self, picked: torch.Tensor) -> torch.Tensor:
+        """One optimiser step on the windows ``picked``; returns the (detached) batch loss."""
+        inputs, target = self.model.split(self.bank.gather(picked))
+        with self.autocast():
+            prediction, aux = self.model.forward_train(inputs)
+            loss = self.criterion(prediction, target) + aux.float()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    def validation_loss(self, train_loss: float) -> float:
+        """The mean loss on the validation windows (the training loss when there are none)."""
+        if not len(self.val_rows):
+            return train_loss
+        return _evaluate(
+            self.model, self.bank, self.val_rows, self.criterion, self.config.batch_size, self.autocast
+        )
+
+    def save_best(self, output: str | Path, record: _RunRecord, metadata: dict[str, Any] | None) -> Path:
+        return _save_best(
+            self.model,
+            record.best_state,
+            output,
+            self.summary,
+            record.history,
+            record.best_val,
+            record.best_epoch,
+            metadata,
+        )
+
+    def save_state(self, output: str | Path, record: _RunRecord) -> None:
+        save_training_state(
+            output,
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            record.last_epoch,
+            record.history,
+            record.best_val,
+            record.best_epoch,
+            record.bad_epochs,
+            record.best_state,
+        )
+
+    def finish(
+        self,
+        record: _RunRecord,
+        seconds: float,
+        stopped_early: bool,
+        output: str | Path | None,
+        metadata: dict[str, Any] | None,
+        checkpoint_path: Path | None,
+    ) -> TrainResult:
+        """Load the best weights, save the final checkpoint (with ``output``) and describe the run."""
+        self.model.load_state_dict(record.best_state)
+        self.model.eval()
+        self.summary.update(
+            {
+                "epochs_run": record.last_epoch,
+                "best_epoch": record.best_epoch,
+                "best_val_loss": record.best_val,
+                "seconds": seconds,
+            }
+        )
+        if output is not None:
+            checkpoint_path = self.save_best(output, record, metadata)
+        return TrainResult(
+            model=self.model,
+            history=record.history,
+            best_val_loss=record.best_val,
+            best_epoch=record.best_epoch,
+            epochs_run=record.last_epoch,
+            stopped_early=stopped_early,
+            seconds=seconds,
+            checkpoint=checkpoint_path,
+            summary=self.summary,
+        )
+
+
+def _stop_reason(config: TrainConfig, began: float, bad_epochs: int) -> tuple[str, bool] | None:
+    """Why the run stops after this epoch (message, whether it is early stopping), or None."""
+    if config.max_seconds is not None and time.perf_counter() - began > config.max_seconds:
+        return f"time budget of {config.max_seconds:g} s reached", False
+    if bad_epochs >= config.early_stopping_patience:
+        return f"early stopping: no improvement for {bad_epochs} epochs", True
+    return None
 
 
 def _evaluate(model, bank, rows, criterion, batch_size, autocast) -> float:

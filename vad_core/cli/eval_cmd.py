@@ -1,0 +1,126 @@
+"""``vad eval``: a metrics table from scores files and labels, or for a dataset scored with a model.
+
+Example::
+
+    vad eval scores/ --labels labels/
+    vad eval --dataset ucsd_ped2 --model runs/bcae1.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vad_core.cli.options import add_inference_options, inference_config, progress_bar, scoring_config
+from vad_core.errors import VadError
+
+
+def register(sub) -> None:
+    """Add ``vad eval`` to the ``vad`` parser."""
+    evaluate = sub.add_parser("eval", help="metrics table from scores files + labels, or for a dataset")
+    evaluate.add_argument("scores", nargs="*", help="scores .npz files or folders of them")
+    evaluate.add_argument("--labels", help="labels: .npy per-frame 0/1, label JSON or CSV of intervals")
+    evaluate.add_argument("--dataset", help="dataset root: score its test clips with --model")
+    evaluate.add_argument("--model", help="checkpoint for --dataset")
+    evaluate.add_argument("--scores-out", help="with --dataset: also write per-clip scores here")
+    add_inference_options(evaluate)
+    evaluate.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.dataset:
+        return _eval_dataset(args)
+    if not args.scores:
+        raise VadError(None, "give scores files (from vad score) or --dataset ROOT --model CKPT")
+    return _eval_scores(args)
+
+
+def _eval_dataset(args: argparse.Namespace) -> int:
+    from vad_core.checkpoint import load_checkpoint
+    from vad_core.datasets import open_dataset
+
+    if not args.model:
+        raise VadError(None, "--dataset needs --model CKPT")
+    checkpoint = load_checkpoint(args.model)
+    dataset = open_dataset(args.dataset)
+    if hasattr(dataset, "category"):
+        from vad_core.evaluation.images import evaluate_image_dataset
+
+        evaluation = evaluate_image_dataset(checkpoint, dataset, inference_config(args, checkpoint.scoring))
+        print(evaluation.table())
+        return 0
+    from vad_core.evaluation.videos import evaluate_dataset
+
+    inference = inference_config(args, checkpoint.scoring)
+    total = sum(len(c.source) for c in dataset.test)
+    bar = progress_bar(total, f"scoring {dataset.name}")
+    seen: dict[str, int] = {}
+
+    def progress(name: str, done: int, _total: int) -> None:
+        bar.update(done - seen.get(name, 0))
+        seen[name] = done
+
+    evaluation = evaluate_dataset(
+        checkpoint.model,
+        dataset,
+        inference,
+        scoring_config(args),
+        progress,
+        scores_dir=args.scores_out,
+        meta={"model": checkpoint.display_name, "checkpoint_sha256": checkpoint.sha256},
+    )
+    bar.close()
+    print(
+        f"{checkpoint.display_name} on {dataset.name} ({len(dataset.test)} test clips, {evaluation.frames} frames, "
+        f"{evaluation.frames_per_second:.0f} frames/s)"
+    )
+    print(evaluation.table())
+    return 0
+
+
+def _eval_scores(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from vad_core.evaluation.videos import ClipScores, evaluate_scores
+    from vad_core.inference.scores_file import read_scores
+    from vad_core.scoring import ScoringConfig, anomaly_scores
+
+    files: list[Path] = []
+    for text in args.scores:
+        path = Path(text)
+        files.extend(sorted(path.glob("*.npz")) if path.is_dir() else [path])
+    if not files:
+        raise VadError(args.scores[0], "no scores files (.npz) found")
+    loaded = [(path, read_scores(path, load_maps=False)) for path in files]
+    lengths = {scores.name: len(scores.errors) for _, scores in loaded}
+    external = _read_label_file(args.labels, lengths) if args.labels else {}
+    clips = []
+    scoring = ScoringConfig(smooth_window=args.smooth, threshold=args.threshold)
+    for path, scores in loaded:
+        labels = external.get(scores.name, scores.labels)
+        if labels is None and len(external) == 1 and len(files) == 1:
+            labels = next(iter(external.values()))
+        if labels is not None and len(labels) != len(scores.errors):
+            raise VadError(path, f"{len(labels)} labels for {len(scores.errors)} frames")
+        score = anomaly_scores(scores.errors, scoring).score
+        clips.append(
+            ClipScores(
+                scores.name,
+                scores.errors,
+                score,
+                None if labels is None else np.asarray(labels, bool),
+                scores.categories,
+            )
+        )
+    if not any(c.labels is not None for c in clips):
+        raise VadError(files[0], "no labels: the scores carry none and --labels was not given")
+    evaluation = evaluate_scores(clips)
+    print(evaluation.table())
+    return 0
+
+
+def _read_label_file(path_text: str, lengths: dict[str, int] | None = None) -> dict:
+    """Labels for ``vad eval``: a label document, CSV of intervals, .npy per-frame 0/1 array or UCSD .m."""
+    from vad_core.labels.io import read_frame_labels
+
+    return read_frame_labels(Path(path_text), lengths=lengths)

@@ -1,0 +1,88 @@
+"""What several ``vad`` commands share: the inference and scoring options, the configs they fill,
+argument parsers for sizes and model options, and the progress bar.
+
+Example::
+
+    add_inference_options(parser)                  # --batch-size, --device, --error, --smooth, ...
+    args = parser.parse_args(["--batch-size", "64"])
+    inference = inference_config(args, checkpoint.scoring)
+    scoring = scoring_config(args)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def progress_bar(total: int, desc: str, unit: str = "frame"):
+    """A tqdm bar on stderr that hides itself when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False, disable=None
+    )
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"128"`` -> (128, 128), ``"240x352"`` -> (240, 352)."""
+    parts = text.lower().replace("x", " ").split()
+    if len(parts) == 1:
+        return int(parts[0]), int(parts[0])
+    return int(parts[0]), int(parts[1])
+
+
+def parse_option_value(text: str) -> bool | int | float | str:
+    """``"true"`` -> True, ``"3"`` -> 3, ``"1e-3"`` -> 0.001, anything else stays a string."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def inference_config(args: argparse.Namespace, defaults: dict | None = None):
+    """The ``InferenceConfig`` of the options ``add_inference_options`` added; ``defaults`` (a
+    checkpoint's recommended scoring) fill the error, reduction and patch not given."""
+    from vad_core.inference.config import InferenceConfig
+
+    defaults = defaults or {}
+    return InferenceConfig(
+        batch_size=args.batch_size,
+        device=args.device,
+        amp=not args.no_amp,
+        cuda_graphs=args.cuda_graphs,
+        error=args.error or defaults.get("error", "mse"),
+        reduction=args.reduction or defaults.get("reduction", "mean"),
+        patch=args.patch or int(defaults.get("patch", 16)),
+    )
+
+
+def scoring_config(args: argparse.Namespace):
+    """The ``ScoringConfig`` of ``--smooth`` and ``--threshold``."""
+    from vad_core.scoring import ScoringConfig
+
+    return ScoringConfig(smooth_window=args.smooth, threshold=args.threshold)
+
+
+def add_inference_options(parser: argparse.ArgumentParser) -> None:
+    """Batch size, device, autocast, CUDA graphs, error and reduction, smoothing and threshold."""
+    parser.add_argument("--batch-size", type=int, default=32, help="frames (or windows) per batch [32]")
+    parser.add_argument("--device", default="auto", help="auto | cuda | cpu [auto]")
+    parser.add_argument("--no-amp", action="store_true", help="disable bfloat16 autocast on CUDA")
+    parser.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="on CUDA, replay full batches from a recorded graph (faster for light models; one scoring thread)",
+    )
+    parser.add_argument("--error", choices=("mse", "ssim"), help="per-pixel error [checkpoint's, else mse]")
+    parser.add_argument(
+        "--reduction", choices=("mean", "l2", "patch_max"), help="per-frame error [checkpoint's, else mean]"
+    )
+    parser.add_argument("--patch", type=int, help="patch size for patch_max [checkpoint's, else 16]")
+    parser.add_argument("--smooth", type=int, default=15, help="Savitzky-Golay window (thesis: 15)")
+    parser.add_argument("--threshold", type=float, default=0.5, help="event threshold on the anomaly score")

@@ -1,0 +1,80 @@
+"""``vad score``: score a video or frame folder with a checkpoint; write ``.npz`` and ``.csv``.
+
+Example::
+
+    vad score ucsd_ped2/testing/frames/01 --model runs/bcae1.safetensors --out scores/01
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vad_core.cli.options import add_inference_options, inference_config, progress_bar, scoring_config
+
+
+def register(sub) -> None:
+    """Add ``vad score`` to the ``vad`` parser."""
+    score = sub.add_parser("score", help="score a video or frame folder; write .npz and .csv")
+    score.add_argument("source")
+    score.add_argument("--model", required=True, help="checkpoint (.safetensors)")
+    score.add_argument("--out", help="output stem [source name in the current folder]")
+    score.add_argument("--fps", type=float, help="frame rate of a frame folder [25]")
+    score.add_argument("--still", action="store_true", help="folder of independent images")
+    score.add_argument("--no-maps", action="store_true", help="do not store error maps")
+    add_inference_options(score)
+    score.set_defaults(func=cmd_score)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from vad_core.checkpoint import load_checkpoint
+    from vad_core.inference.scores_file import write_scores
+    from vad_core.inference.scoring_loop import score_all
+    from vad_core.scoring import find_events
+    from vad_core.sources import open_source
+
+    checkpoint = load_checkpoint(args.model)
+    inference = inference_config(args, checkpoint.scoring)
+    scoring = scoring_config(args)
+    source = open_source(args.source, fps=args.fps, still_images=args.still)
+    bar = progress_bar(len(source), f"scoring {source.name}")
+    result = score_all(
+        checkpoint.model,
+        source,
+        inference,
+        checkpoint.preprocess,
+        progress=lambda done, _t: bar.update(done - bar.n),
+    )
+    bar.close()
+    for notice in result.notices:
+        print(notice, file=sys.stderr)
+    out = Path(args.out) if args.out else Path(source.name)
+    meta = {
+        "name": source.name,
+        "source": str(source.path or source.name),
+        "fps": source.fps,
+        "model": checkpoint.display_name,
+        "model_name": checkpoint.config.name,
+        "checkpoint": str(checkpoint.path),
+        "checkpoint_sha256": checkpoint.sha256,
+        "inference": inference.__dict__,
+    }
+    npz = write_scores(
+        out, result.errors, maps=result.maps if not args.no_maps else None, meta=meta, scoring=scoring
+    )
+    from vad_core.inference.scores_file import read_scores
+
+    scores = read_scores(npz, load_maps=False)
+    events = find_events(scores.score, scoring.threshold, scoring.min_duration, scoring.merge_gap)
+    print(
+        f"scored {len(source)} frames in {result.seconds:.1f} s ({result.frames_per_second:.0f} frames/s) "
+        f"-> {npz} and {npz.with_suffix('.csv')}"
+    )
+    print(f"{len(events)} event(s) above {scoring.threshold}:")
+    for event in events:
+        print(
+            f"  frames {event.start}-{event.end - 1}  ({event.start / source.fps:.1f}-{event.end / source.fps:.1f} s)"
+            f"  peak {event.peak_score:.2f} at {event.peak_frame}"
+        )
+    return 0
