@@ -30,10 +30,6 @@ class ClipState(Enum):
     DONE = "done"  # its done row is in the index
     FAILED = "failed"  # its failed row is in the index
 
-    @property
-    def finished(self) -> bool:
-        return self in (ClipState.DONE, ClipState.FAILED)
-
 
 @dataclass
 class ClipJob:
