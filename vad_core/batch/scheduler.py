@@ -348,7 +348,7 @@ class Scheduler:
             clip = self.writes.pop(future)
             try:
                 row = future.result()
-            except Exception as error:  # noqa: BLE001 - e.g. disk full: record, go on
+            except Exception as error:  # e.g. disk full: record, go on
                 self.write_failed(clip, error)
                 continue
             self.write_finished(clip, row)

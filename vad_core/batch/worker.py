@@ -136,7 +136,7 @@ class ScoringWorker:
                 source = self._open(path, kind)
                 height, width = source.frame_size
                 results.append(ProbeResult(name, len(source), float(source.fps), width, height))
-            except Exception as error:  # noqa: BLE001 - every failure is recorded against its clip
+            except Exception as error:  # every failure is recorded against its clip
                 message, error_kind = describe_failure(error)
                 results.append(ProbeResult(name, error=message, error_kind=error_kind))
         return results
@@ -147,7 +147,7 @@ class ScoringWorker:
         try:
             source = self._open(task.path, task.kind)
             scores = score_chunk(self.model, source, task.chunk, self.inference, self.preprocess)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             message, error_kind = describe_failure(error)
             return ChunkOutcome(task.clip, None, time.perf_counter() - began, message, error_kind)
         return ChunkOutcome(task.clip, scores, time.perf_counter() - began)
@@ -171,7 +171,7 @@ class ScoringWorker:
             source = ArraySource(frames, fps=self.fps or 25.0, name=task.clip)
             scores = score_chunk(self.model, source, local, self.inference, self.preprocess)
             scores.chunk = task.chunk
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             message, error_kind = describe_failure(error)
             return ChunkOutcome(task.clip, None, time.perf_counter() - began, message, error_kind)
         return ChunkOutcome(task.clip, scores, time.perf_counter() - began)
@@ -203,5 +203,5 @@ def decode_chunk(
             if hasattr(source, "close"):
                 source.close()
         return np.stack([resize_frame(convert_channels(frame, channels), size) for frame in frames])
-    except Exception as error:  # noqa: BLE001 - returned, recorded against the clip by the driver
+    except Exception as error:  # returned, recorded against the clip by the driver
         return describe_failure(error)
