@@ -288,17 +288,64 @@ def test_killed_run_resumes_to_the_index_of_a_clean_run(ray_address, archive, ch
         assert [run["status"] for run in index.runs()] == ["killed", "finished"]
 
 
+def test_the_ray_cluster_carries_pings_probes_and_decoded_chunks_and_reports_a_killed_worker_as_died(
+    ray_address, archive, checkpoint, tmp_path
+) -> None:
+    """The adapter alone (the scheduling rules are tested on a fake cluster, tests/test_batch_scheduler.py)."""
+    from vad_core.batch.planning import WorkerPlan
+    from vad_core.batch.ray_cluster import RayCluster
+    from vad_core.batch.work import ChunkTask
+
+    plan = WorkerPlan(
+        workers=1, cpus_per_worker=1.0, gpus_per_worker=0.0, concurrency=1, device="cpu", decoders=1
+    )
+    inference = InferenceConfig(batch_size=BATCH, device="cpu")
+    model = load_checkpoint(checkpoint)
+    size, channels = model.preprocess.size, model.preprocess.channels
+    cluster = RayCluster(
+        plan, _config(archive, checkpoint, tmp_path), str(checkpoint), inference, size, channels
+    )
+
+    def finished(call: int):
+        deadline = time.monotonic() + 120  # generous: a loaded machine starts the worker slowly
+        while time.monotonic() < deadline:
+            for done in cluster.wait(1.0):
+                assert done.call == call
+                return done
+        raise AssertionError(f"call {call} did not finish")
+
+    assert cluster.wait(0.1) == []  # nothing in flight
+    cluster.start_workers(1)
+    try:
+        ready = finished(cluster.ping(0))
+        assert ready.lost is None and {"host", "node", "device"} <= set(ready.value)
+        long, broken = archive / "cam2" / "long.avi", archive / "cam3" / "broken.avi"
+        probe = finished(
+            cluster.submit_probe(0, [("long", str(long), "video"), ("broken", str(broken), "video")])
+        )
+        assert probe.value[0].frames == 203 and probe.value[1].error_kind == "source"
+        chunk = chunk_plan(203, model.model.spec, inference, CHUNK_FRAMES)[1]
+        scored = finished(cluster.submit_chunk(0, ChunkTask("long", str(long), "video", chunk)))
+        assert scored.lost is None and scored.value.error is None and scored.value.scores.chunk == chunk
+        cluster.kill()
+        dead = finished(cluster.ping(0))
+        assert dead.value is None and dead.lost.worker_died, dead.lost
+    finally:
+        cluster.kill()
+
+
 def test_one_worker_scores_chunks_from_several_threads_like_one_at_a_time(archive, checkpoint) -> None:
     """A GPU worker runs several chunks at once (threads share the model); results must not change."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from vad_core.batch.runner import ScoringWorker, _ChunkTask
+    from vad_core.batch.work import ChunkTask
+    from vad_core.batch.worker import ScoringWorker
 
     inference = InferenceConfig(batch_size=BATCH, device="cpu")
     worker = ScoringWorker(str(checkpoint), inference, threads=1, fps=None)
     path = archive / "cam2" / "long.avi"
     spec = worker.model.spec
-    tasks = [_ChunkTask("long", str(path), "video", c) for c in chunk_plan(203, spec, inference, 32)]
+    tasks = [ChunkTask("long", str(path), "video", c) for c in chunk_plan(203, spec, inference, 32)]
     one_by_one = [worker.score(task) for task in tasks]
     with ThreadPoolExecutor(max_workers=4) as pool:
         together = list(pool.map(worker.score, tasks))
@@ -309,7 +356,8 @@ def test_one_worker_scores_chunks_from_several_threads_like_one_at_a_time(archiv
 
 def test_chunks_decoded_by_a_separate_task_score_exactly_like_chunks_the_worker_reads(archive, checkpoint):
     """GPU runs decode on CPU tasks and hand the frames to the actor; the numbers must not change."""
-    from vad_core.batch.runner import ScoringWorker, _ChunkTask, decode_chunk
+    from vad_core.batch.work import ChunkTask
+    from vad_core.batch.worker import ScoringWorker, decode_chunk
 
     inference = InferenceConfig(batch_size=BATCH, device="cpu")
     worker = ScoringWorker(str(checkpoint), inference, threads=1, fps=None)
@@ -319,7 +367,7 @@ def test_chunks_decoded_by_a_separate_task_score_exactly_like_chunks_the_worker_
         (archive / "cam2" / "seq01", "frames", 48),
     ):
         for chunk in chunk_plan(frames, worker.model.spec, inference, 32):
-            task = _ChunkTask(path.name, str(path), kind, chunk)
+            task = ChunkTask(path.name, str(path), kind, chunk)
             decoded = decode_chunk(str(path), kind, chunk.read_start, chunk.read_stop, size, channels, None)
             assert decoded.dtype == np.uint8 and decoded.shape == (chunk.read_stop - chunk.read_start, *size)
             direct, handed = worker.score(task), worker.score_decoded(task, decoded)
@@ -328,7 +376,7 @@ def test_chunks_decoded_by_a_separate_task_score_exactly_like_chunks_the_worker_
             assert np.array_equal(direct.scores.maps, handed.scores.maps)
     broken = archive / "cam3" / "broken.avi"
     failure = decode_chunk(str(broken), "video", 0, 8, size, channels, None)
-    outcome = worker.score_decoded(_ChunkTask("broken", str(broken), "video", chunk), failure)
+    outcome = worker.score_decoded(ChunkTask("broken", str(broken), "video", chunk), failure)
     assert outcome.scores is None and outcome.error_kind == "source" and "broken.avi" in outcome.error
 
 
@@ -357,7 +405,8 @@ def test_warming_a_worker_up_scores_blank_frames_and_leaves_its_scores_unchanged
     name, channels, archive, tmp_path
 ) -> None:
     """GPU workers score two blank batches as they start; any model kind and channel count must take it."""
-    from vad_core.batch.runner import ScoringWorker, _ChunkTask
+    from vad_core.batch.work import ChunkTask
+    from vad_core.batch.worker import ScoringWorker
 
     torch.manual_seed(0)
     options = {"base_filters": 8} if name == "unet_predictor" else {}
@@ -367,7 +416,7 @@ def test_warming_a_worker_up_scores_blank_frames_and_leaves_its_scores_unchanged
     inference = InferenceConfig(batch_size=BATCH, device="cpu")
     worker = ScoringWorker(str(path), inference, threads=1, fps=None)
     clip = archive / "cam2" / "long.avi"
-    task = _ChunkTask("long", str(clip), "video", chunk_plan(203, worker.model.spec, inference, 32)[1])
+    task = ChunkTask("long", str(clip), "video", chunk_plan(203, worker.model.spec, inference, 32)[1])
     cold = worker.score(task)
     calls = []
     forward = worker.model.forward
@@ -384,7 +433,7 @@ def test_a_decoding_task_uses_one_opencv_thread_like_the_one_cpu_it_holds(archiv
     """Ray tasks get OMP_NUM_THREADS=1, which OpenCV's own pool ignores: decode_chunk sets it."""
     import cv2
 
-    from vad_core.batch.runner import decode_chunk
+    from vad_core.batch.worker import decode_chunk
 
     before = cv2.getNumThreads()
     try:
@@ -397,10 +446,10 @@ def test_a_decoding_task_uses_one_opencv_thread_like_the_one_cpu_it_holds(archiv
 
 
 def test_a_worker_scoring_from_several_threads_turns_cuda_graphs_off(checkpoint, caplog) -> None:
-    from vad_core.batch.runner import ScoringWorker
+    from vad_core.batch.worker import ScoringWorker
 
     asked = InferenceConfig(batch_size=8, device="cpu", cuda_graphs=True)
-    with caplog.at_level(logging.WARNING, logger="vad_core.batch.runner"):
+    with caplog.at_level(logging.WARNING, logger="vad_core.batch.worker"):
         one_thread = ScoringWorker(str(checkpoint), asked, threads=1, fps=None)
         four_threads = ScoringWorker(str(checkpoint), asked, threads=4, fps=None)
     assert one_thread.inference.cuda_graphs is True
@@ -439,30 +488,3 @@ def test_the_summary_names_the_disk_only_when_scoring_waited_for_it_a_second_or_
 
     assert "waited" not in table(0.2)
     assert "scoring waited 2.5 s for scores files to be written" in table(2.5)
-
-
-@pytest.mark.parametrize(
-    ("resources", "decoders", "workers", "expected"),
-    [
-        # (workers, CPUs per worker, concurrency, decoders): measured best on an H100 with 16 CPUs
-        ({"CPU": 16, "GPU": 1}, None, None, (1, 1.0, 3, 6)),
-        ({"CPU": 32, "GPU": 2}, None, None, (2, 1.0, 3, 12)),
-        ({"CPU": 4, "GPU": 1}, None, None, (1, 1.0, 3, 1)),  # half of the 3 CPUs the actor leaves
-        ({"CPU": 2, "GPU": 1}, None, None, (1, 2.0, 2, 0)),  # too few CPUs: the actor decodes itself
-        ({"CPU": 16, "GPU": 1}, 0, None, (1, 8.0, 8, 0)),  # asked for none
-        ({"CPU": 16, "GPU": 1}, 10, None, (1, 1.0, 3, 10)),  # asked for ten
-        ({"CPU": 16}, None, None, (8, 2.0, 1, 0)),  # CPU actors decode their own chunks
-        ({"CPU": 16}, None, 2, (2, 8.0, 1, 0)),
-    ],
-)
-def test_gpu_workers_get_decoding_tasks_by_default_and_cpu_workers_none(
-    resources, decoders, workers, expected
-) -> None:
-    from vad_core.batch import BatchConfig
-    from vad_core.batch.runner import _plan_workers
-
-    config = BatchConfig("root", "model.safetensors", "out", decoders=decoders, workers=workers)
-    device = "auto" if "GPU" in resources else "cpu"
-    plan = _plan_workers(config, InferenceConfig(device=device), resources)
-    assert (plan.workers, plan.cpus_per_worker, plan.concurrency, plan.decoders) == expected
-    assert plan.device == ("cuda" if "GPU" in resources else "cpu")

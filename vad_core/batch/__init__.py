@@ -3,7 +3,10 @@
 * ``discover``: find the clips under a root (video files, frame folders) and hash their content;
 * ``chunking``: split long clips into chunks whose stitched scores equal an unsplit run exactly;
 * ``index``: the SQLite results index (``ResultsIndex``) the review window's triage table reads;
-* ``runner``: the Ray job (``run_batch``): model workers, a bounded task queue, one index writer.
+* ``runner``: the Ray job (``run_batch``): model workers, a bounded task queue, one index writer;
+  its pieces: ``config`` (``BatchConfig``), ``planning`` (``plan_workers``), ``worker`` (the actor),
+  ``scheduler`` (the driver loop's rules), ``cluster`` / ``ray_cluster`` (every Ray call behind one
+  adapter), ``writing`` (scores files and rows), ``resume`` (the skip rule), ``progress``, ``summary``.
 
 Ray is needed only by ``runner.run_batch`` (``pip install 'vad-review[batch]'``); the index can be
 read, and clips discovered and chunked, without it.
@@ -31,9 +34,9 @@ _HOME = {
     "ClipRow": "index",
     "ResultsIndex": "index",
     "ResultsIndexError": "index",
-    "BatchConfig": "runner",
-    "BatchProgress": "runner",
-    "BatchSummary": "runner",
+    "BatchConfig": "config",
+    "BatchProgress": "summary",
+    "BatchSummary": "summary",
     "run_batch": "runner",
 }
 
