@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vad_core.inference.config import ERROR_TYPES
+
 
 def progress_bar(total: int, desc: str, unit: str = "frame"):
     """A tqdm bar on stderr that hides itself when stderr is not a terminal."""
@@ -79,7 +81,11 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="on CUDA, replay full batches from a recorded graph (faster for light models; one scoring thread)",
     )
-    parser.add_argument("--error", choices=("mse", "ssim"), help="per-pixel error [checkpoint's, else mse]")
+    parser.add_argument(
+        "--error",
+        choices=ERROR_TYPES,
+        help="per-pixel error [checkpoint's: compound for compound-trained models, else mse]",
+    )
     parser.add_argument(
         "--reduction", choices=("mean", "l2", "patch_max"), help="per-frame error [checkpoint's, else mean]"
     )

@@ -67,7 +67,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     bank, dataset_name = _load_frames(args, config.model)
     metadata = {
         "training": {"dataset": dataset_name},
-        "scoring": {"error": "mse", "reduction": args.score_reduction, "patch": args.patch},
+        "scoring": {**config.scoring_defaults(), "reduction": args.score_reduction, "patch": args.patch},
     }
     try:
         result = train(

@@ -441,7 +441,7 @@ def train_on_image_dataset(
     bank = FrameBank.from_sources([source], Preprocess(model.size, model.channels))
     metadata = {
         "training": {"dataset": f"{dataset.name} {dataset.category} (train/good)"},
-        "scoring": {"error": "mse", "reduction": "mean"},
+        "scoring": {**config.scoring_defaults(), "reduction": "mean"},
     }
     return train(config, bank, output=output, metadata=metadata, progress=progress, should_stop=should_stop)
 

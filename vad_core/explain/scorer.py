@@ -41,6 +41,7 @@ from torch import Tensor, nn
 
 from vad_core.errors import ConfigError
 from vad_core.explain.explanation import Progress
+from vad_core.inference.config import ERROR_TYPES
 from vad_core.inference.scoring_loop import pixel_errors, plan_windows, prepare_for_inference
 from vad_core.models.base import AnomalyModel
 from vad_core.sources.base import FrameSource
@@ -164,8 +165,8 @@ class AnomalyScorer(nn.Module):
         batch_size: int = 32,
     ) -> None:
         super().__init__()
-        if error not in ("mse", "ssim"):
-            raise ConfigError("scorer", f"error must be 'mse' or 'ssim', found {error!r}")
+        if error not in ERROR_TYPES:
+            raise ConfigError("scorer", f"error must be one of {ERROR_TYPES}, found {error!r}")
         if batch_size < 1:
             raise ConfigError("scorer", f"batch_size must be >= 1, found {batch_size}")
         device = _model_device(model)

@@ -126,15 +126,17 @@ def plan_windows(n_frames: int, spec: TemporalSpec, prediction: str = "next") ->
 
 
 def pixel_errors(output: torch.Tensor, target: torch.Tensor, error: str = "mse") -> torch.Tensor:
-    """Per-pixel error maps ``(..., H, W)`` between ``output`` and ``target`` of shape ``(..., C, H, W)``."""
+    """Per-pixel error maps ``(..., H, W)`` between ``output`` and ``target`` of shape ``(..., C, H, W)``:
+    squared error (channel mean), ``(1 - SSIM) / 2``, or the compound loss of eq. 3.10 per pixel."""
     if error == "mse":
         return (output.float() - target.float()).pow(2).mean(dim=-3)
-    from vad_core.models.ssim import ssim_error_map
+    from vad_core.models.ssim import compound_error_map, ssim_error_map
 
+    per_image = compound_error_map if error == "compound" else ssim_error_map
     shape = output.shape
     flat_out = output.float().reshape(-1, *shape[-3:])
     flat_target = target.float().reshape(-1, *shape[-3:])
-    return ssim_error_map(flat_out, flat_target).reshape(*shape[:-3], *shape[-2:])
+    return per_image(flat_out, flat_target).reshape(*shape[:-3], *shape[-2:])
 
 
 def _prefers_channels_last(model: AnomalyModel) -> bool:

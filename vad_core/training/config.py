@@ -30,6 +30,10 @@ class TrainConfig:
     loss: str = "mse"
     compound_eta: float = 0.5
     max_windows_per_epoch: int | None = None  # subsample long footage each epoch
+    # an epoch is at least this many batches: small sets (an MVTec category of 209 images is 6
+    # batches) are drawn several times per epoch, so the epoch-counted patience of the LR schedule
+    # and of early stopping means about as many optimizer steps as on video footage
+    min_batches_per_epoch: int = 32
     max_seconds: float | None = None  # stop after the epoch that passes this wall-clock budget
     seed: int = 0
     amp: bool = True  # bfloat16 autocast on CUDA
@@ -50,6 +54,10 @@ class TrainConfig:
             raise ConfigError("training", f"loss must be one of {LOSSES}, found {self.loss!r}")
         if not self.strides or min(self.strides) < 1:
             raise ConfigError("training", f"strides must be positive integers, found {self.strides}")
+        if self.min_batches_per_epoch < 1:
+            raise ConfigError(
+                "training", f"min_batches_per_epoch must be >= 1, found {self.min_batches_per_epoch}"
+            )
         if self.window_step < 1:
             raise ConfigError("training", f"window_step must be >= 1, found {self.window_step}")
 
@@ -59,6 +67,11 @@ class TrainConfig:
         from vad_core.models.registry import model_entry
 
         return cls(model=model, **{**model_entry(model.name).training, **settings})
+
+    def scoring_defaults(self) -> dict[str, str]:
+        """How a model trained this way is scored: with the error it was trained on (thesis 4.6:
+        "the compound loss function is directly used to score the anomalies"), else the squared error."""
+        return {"error": "compound" if self.loss == "compound" else "mse"}
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

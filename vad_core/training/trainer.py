@@ -105,6 +105,18 @@ def _split_rows(rows: torch.Tensor, fraction: float, seed: int) -> tuple[torch.T
     return rows[order[n_val:]], rows[order[:n_val]]
 
 
+def _epoch_order(n_rows: int, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """The training rows of one epoch, shuffled: all of them (reshuffled and repeated until the
+    epoch has ``min_batches_per_epoch`` batches), or the first ``max_windows_per_epoch`` when set."""
+    if config.max_windows_per_epoch:
+        return torch.randperm(n_rows, generator=generator)[: config.max_windows_per_epoch]
+    if n_rows == 0:
+        return torch.zeros(0, dtype=torch.long)
+    wanted = max(n_rows, config.min_batches_per_epoch * config.batch_size)
+    passes = [torch.randperm(n_rows, generator=generator) for _ in range(math.ceil(wanted / n_rows))]
+    return torch.cat(passes)[:wanted]
+
+
 def train_iter(
     config: TrainConfig,
     bank: FrameBank,
@@ -120,6 +132,7 @@ def train_iter(
     Closing the generator (or raising ``Cancelled`` into it) stops after the current batch.
     """
     began = time.perf_counter()
+    metadata = {"scoring": config.scoring_defaults(), **(metadata or {})}
     seed_everything(config.seed)
     device = resolve_device(config.device)
     if device.type == "cuda":
@@ -246,9 +259,7 @@ class _TrainingRun:
         """One pass over (a shuffled sample of) the training windows; returns (mean loss, batches)."""
         config, model = self.config, self.model
         model.train()
-        order = torch.randperm(len(self.train_rows), generator=generator)
-        if config.max_windows_per_epoch:
-            order = order[: config.max_windows_per_epoch]
+        order = _epoch_order(len(self.train_rows), config, generator)
         batches = max(1, math.ceil(len(order) / config.batch_size))
         running = torch.zeros((), device=self.device)
         seen = 0
