@@ -15,13 +15,13 @@ The image is the first ``broken_large`` bottle of ``--mvtec`` when it is there, 
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+from _common import argument_parser, print_header
 
 from vad_core.explain import METHODS, AnomalyScorer, Calibration, explain
 from vad_core.inference.device import describe_device, resolve_device
@@ -58,7 +58,7 @@ def test_image(mvtec: Path, size: int) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto [cpu]")
     parser.add_argument("--size", type=int, default=128, help="model input side in px [128]")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--mvtec", type=Path, default=DEFAULT_MVTEC, help="MVTec bottle category folder")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     args = parser.parse_args()
+    print_header()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)

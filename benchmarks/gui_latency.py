@@ -23,7 +23,6 @@ does not depend on the weights.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import argument_parser, print_header
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -201,12 +201,13 @@ def scoring_time(model, source, batch_size: int, threads: int | None) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="review-window quality bars")
+    parser = argument_parser(__doc__)
     parser.add_argument("--model", help="BCAE1 checkpoint [an untrained BCAE1 at 128x128]")
     parser.add_argument("--passes", type=int, default=2, help="scoring runs under the latency probe [2]")
     parser.add_argument("--seconds", type=float, default=6.0, help="seconds of playback per measurement [6]")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args(argv)
+    print_header()
     os.environ["VAD_REVIEW_NO_USER_SETTINGS"] = "1"
     home = Path(tempfile.mkdtemp(prefix="vad-review-bench-"))
     os.environ["VAD_REVIEW_HOME"] = str(home)

@@ -24,7 +24,6 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os
@@ -34,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import argument_parser, print_header
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("torch", "PySide6", "shiboken6", "scipy", "numpy", "cv2", "pyqtgraph", "sklearn", "safetensors")
@@ -108,12 +109,13 @@ def summarize(label: str, runs: list[dict[str, float]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--runs", type=int, default=5, help="runs of each kind [5]")
     parser.add_argument("--bundle", type=Path, help="the bundle's vad-review executable [from source]")
     parser.add_argument("--platform", default="offscreen", help="QT_QPA_PLATFORM [offscreen]")
     parser.add_argument("--no-cold", action="store_true", help="warm runs only")
     args = parser.parse_args(argv)
+    print_header()
     if args.bundle:
         command, folders, what = [str(args.bundle)], [args.bundle.resolve().parent], f"bundle {args.bundle}"
     else:

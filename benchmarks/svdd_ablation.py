@@ -13,12 +13,10 @@ tuned layer's weights moved.
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import time
-from pathlib import Path
 
 import torch
+from _common import argument_parser, evaluate_variants, load_video_dataset, print_header
 
 from vad_core.checkpoint import load_checkpoint
 from vad_core.models.svdd import svdd_finetune
@@ -26,19 +24,8 @@ from vad_core.sources import Preprocess
 from vad_core.training import FrameBank
 
 
-def _experiments_module():
-    path = Path(__file__).with_name("train_experiments.py")
-    spec = importlib.util.spec_from_file_location("train_experiments", path)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argument_parser(__doc__)
     parser.add_argument("--data", required=True, help="dataset folder or make_cache.py cache")
     parser.add_argument("--checkpoint", required=True, help="a trained frame model (e.g. BCAE1)")
     parser.add_argument("--lrs", type=float, nargs="+", default=[5e-7, 5e-6, 5e-5, 5e-4])
@@ -46,11 +33,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-
-    experiments = _experiments_module()
+    print_header()
     base = load_checkpoint(args.checkpoint, device="cpu")
     size = base.config.size
-    dataset = experiments.load_data(args.data, size)
+    dataset = load_video_dataset(args.data)
     bank = FrameBank.from_sources([c.source for c in dataset.train], Preprocess(size, base.config.channels))
     rows = bank.windows(1)
 
@@ -60,7 +46,7 @@ def main() -> None:
             yield bank.gather(rows[order[start : start + args.batch_size]])[:, 0]
 
     def evaluate(model) -> dict:
-        table, _ = experiments.evaluate_variants(model, dataset, args.device, 64)
+        table, _ = evaluate_variants(model, dataset, args.device, 64)
         return {name: table[name] for name in ("mean", "mean+log")}
 
     print(

@@ -15,108 +15,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from _common import (
+    argument_parser,
+    evaluate_variants,
+    load_video_dataset,
+    parse_model,
+    parse_size,
+    print_header,
+)
 
-from vad_core.cli.options import parse_option_value
-from vad_core.datasets.base import VideoClip, VideoDataset
-from vad_core.inference.config import InferenceConfig
-from vad_core.inference.scoring_loop import score_all
-from vad_core.metrics import evaluate_videos, per_category_auroc
+from vad_core.datasets.base import VideoDataset
 from vad_core.models import ModelConfig, count_parameters
-from vad_core.scoring import ScoringConfig, anomaly_scores, reduce_error_maps
-from vad_core.sources import ArraySource, Preprocess
+from vad_core.sources import Preprocess
 from vad_core.training import FrameBank, TrainConfig, train
-
-VARIANTS = [
-    ("mean", 16, False),
-    ("mean", 16, True),
-    ("patch_max", 16, False),
-    ("patch_max", 16, True),
-    ("patch_max", 32, True),
-    ("patch_max", 8, True),
-]
-
-
-def load_data(spec: str, size: tuple[int, int]) -> VideoDataset:
-    if spec == "synthetic":
-        from vad_core.datasets.synthetic import SyntheticConfig, make_synthetic_dataset
-
-        return make_synthetic_dataset(SyntheticConfig())
-    path = Path(spec)
-    if path.suffix == ".npz":
-        data = np.load(path)
-
-        def clips(split: str, labelled: bool) -> list[VideoClip]:
-            frames, lengths = data[split], data[f"{split}_lengths"]
-            names = data[f"{split}_names"]
-            labels = data["test_labels"] if labelled else None
-            out, start = [], 0
-            for name, length in zip(names, lengths, strict=True):
-                clip_labels = labels[start : start + length] if labelled else None
-                out.append(
-                    VideoClip(
-                        str(name),
-                        ArraySource(frames[start : start + length], fps=10, name=str(name)),
-                        clip_labels,
-                    )
-                )
-                start += length
-            return out
-
-        return VideoDataset(path.stem, clips("train", False), clips("test", True), fps=10)
-    from vad_core.datasets import open_dataset
-
-    return open_dataset(path)
-
-
-def parse_model(text: str) -> tuple[str, dict]:
-    name, _, rest = text.partition(":")
-    options = {}
-    for item in filter(None, rest.split(",")):
-        key, _, value = item.partition("=")
-        options[key] = parse_option_value(value)
-    return name, options
-
-
-def evaluate_variants(model, dataset: VideoDataset, device: str, batch: int) -> tuple[dict, float]:
-    maps_per_clip = {}
-    began = time.perf_counter()
-    for clip in dataset.test:
-        result = score_all(model, clip.source, InferenceConfig(batch_size=batch, device=device))
-        maps_per_clip[clip.name] = result.maps.astype(np.float32)
-    seconds = time.perf_counter() - began
-    table = {}
-    for reduction, patch, use_log in VARIANTS:
-        per_video, scores_all, labels_all, categories_all = {}, [], [], []
-        for clip in dataset.test:
-            errors = reduce_error_maps(maps_per_clip[clip.name], how=reduction, patch=patch)
-            if use_log:
-                errors = np.log(errors + 1e-8)
-            score = anomaly_scores(errors, ScoringConfig()).score
-            per_video[clip.name] = (score, clip.labels)
-            scores_all.append(score)
-            labels_all.append(clip.labels)
-            if clip.categories is not None:
-                categories_all.append(clip.categories)
-        report = evaluate_videos(per_video)
-        row = {
-            "auroc": report.pooled.auroc,
-            "eer": report.pooled.eer,
-            "auprc": report.pooled.auprc,
-            "f1": report.pooled.f1,
-        }
-        if categories_all:
-            row.update(
-                per_category_auroc(
-                    np.concatenate(scores_all), np.concatenate(labels_all), np.concatenate(categories_all)
-                )
-            )
-        table[f"{reduction}{patch if reduction == 'patch_max' else ''}{'+log' if use_log else ''}"] = row
-    return table, seconds
 
 
 def print_table(label: str, table: dict, seconds: float, dataset: VideoDataset) -> None:
@@ -185,9 +99,7 @@ def train_and_evaluate(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argument_parser(__doc__)
     parser.add_argument("--data", required=True)
     parser.add_argument("--models", nargs="*", default=[], help="name[:option=value,...] to train")
     parser.add_argument("--checkpoints", nargs="*", default=[], help="trained checkpoints to evaluate only")
@@ -205,8 +117,9 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    height, width = (int(v) for v in args.size.split("x"))
-    dataset = load_data(args.data, (height, width))
+    print_header()
+    height, width = parse_size(args.size)
+    dataset = load_video_dataset(args.data)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {}

@@ -1,5 +1,5 @@
 """Which steps ``GraphedSteps`` records and replays (CI has no GPU: recording is replaced by a fake
-that keeps the step; ``benchmarks/cuda_graph_check.py`` checks real graphs' scores on a GPU)."""
+that keeps the step; ``tests/test_gpu_checks.py`` checks real graphs' scores on a GPU)."""
 
 from __future__ import annotations
 
