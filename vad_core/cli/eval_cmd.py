@@ -19,7 +19,11 @@ def register(sub) -> None:
     """Add ``vad eval`` to the ``vad`` parser."""
     evaluate = sub.add_parser("eval", help="metrics table from scores files + labels, or for a dataset")
     evaluate.add_argument("scores", nargs="*", help="scores .npz files or folders of them")
-    evaluate.add_argument("--labels", help="labels: .npy per-frame 0/1, label JSON or CSV of intervals")
+    evaluate.add_argument(
+        "--labels",
+        help="labels: .npy per-frame 0/1, label JSON or CSV of intervals, or a video (file or frame "
+        "folder): the labels the review window keeps for it",
+    )
     evaluate.add_argument("--dataset", help="dataset root: score its test clips with --model")
     evaluate.add_argument("--model", help="checkpoint for --dataset")
     evaluate.add_argument("--scores-out", help="with --dataset: also write per-clip scores here")
@@ -120,7 +124,9 @@ def _eval_scores(args: argparse.Namespace) -> int:
 
 
 def _read_label_file(path_text: str, lengths: dict[str, int] | None = None) -> dict:
-    """Labels for ``vad eval``: a label document, CSV of intervals, .npy per-frame 0/1 array or UCSD .m."""
+    """Labels for ``vad eval``: a label document, CSV of intervals, .npy per-frame 0/1 array or UCSD .m,
+    or a video (file or frame folder): the label file the review window keeps for it."""
     from vad_core.labels.io import read_frame_labels
+    from vad_core.labels.locations import resolve_label_argument
 
-    return read_frame_labels(Path(path_text), lengths=lengths)
+    return read_frame_labels(resolve_label_argument(path_text), lengths=lengths)

@@ -8,6 +8,12 @@ Example::
     vad labels import ucsd_ped2/UCSDped2.m --out labels/           # one file per clip
     vad labels export 01.labels.json --out 01.csv                  # or .npy, .json
     vad labels show 01.labels.json
+    vad labels show ucsd_ped2/testing/frames/01                    # a video: the labels the window keeps for it
+    vad labels where ucsd_ped2/testing/frames/01                   # where that label file is
+
+Wherever a label file is asked for (``show``, ``export``), a video file or frame folder may be given
+instead: its label file is found the way the review window finds it (``vad_core.labels.locations``:
+beside the video, or in the user data folder when the video's folder is read-only).
 """
 
 from __future__ import annotations
@@ -69,8 +75,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from vad_core.labels.io import export_labels
+    from vad_core.labels.locations import resolve_label_argument
     from vad_core.labels.store import load_document
 
+    args.labels = resolve_label_argument(args.labels)
     doc = load_document(args.labels)
     if args.frames is not None:
         doc.check_frame_count(args.frames, args.labels)
@@ -82,8 +90,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from vad_core.labels.locations import resolve_label_argument
     from vad_core.labels.store import find_recoveries, read_document
 
+    args.labels = resolve_label_argument(args.labels)
     doc, stamp = read_document(args.labels)
     video = doc.video
     print(
@@ -120,6 +130,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_where(args: argparse.Namespace) -> int:
+    """Where the review window keeps the labels of a video (and the read-only file it starts from)."""
+    from vad_core.labels.locations import label_location
+
+    path, seed = label_location(Path(args.video))
+    print(f"video        {args.video}")
+    print(f"label file   {path} ({'exists' if path.is_file() else 'not written yet'})")
+    if seed is not None:
+        print(f"starts from  {seed} (beside the video, read-only: never written)")
+    return 0
+
+
 def register(sub) -> None:
     """Add ``vad labels ...`` to the ``vad`` parser."""
     from vad_core.labels.io import FORMATS
@@ -150,7 +172,7 @@ def register(sub) -> None:
     imp.set_defaults(func=cmd_import)
 
     exp = commands.add_parser("export", help="label file -> .csv (intervals), .npy (per-frame 0/1) or .json")
-    exp.add_argument("labels", help="label file (.json)")
+    exp.add_argument("labels", help="label file (.json), or a video: the label file the window keeps for it")
     exp.add_argument("--out", required=True, help="output file: .csv, .npy or .json")
     exp.add_argument("--frames", type=int, help="frame count (for .npy when the label file does not know it)")
     exp.add_argument("--all-kinds", action="store_true", help="CSV: include reviewed negatives (kind=normal)")
@@ -158,5 +180,13 @@ def register(sub) -> None:
     exp.set_defaults(func=cmd_export)
 
     show = commands.add_parser("show", help="print a label file's video, intervals and review state")
-    show.add_argument("labels", help="label file (.json)")
+    show.add_argument("labels", help="label file (.json), or a video: the label file the window keeps for it")
     show.set_defaults(func=cmd_show)
+
+    where = commands.add_parser(
+        "where",
+        help="where the review window keeps a video's labels (beside it, or in the user data folder "
+        "when its folder is read-only)",
+    )
+    where.add_argument("video", help="video file or frame folder")
+    where.set_defaults(func=cmd_where)

@@ -9,7 +9,9 @@
 * :mod:`~vad_core.labels.store`: atomic saves with ``.bak``, conflict detection, crash-recovery
   journals and the background :class:`AutosaveWriter`;
 * :mod:`~vad_core.labels.io`: import of UCSD ``.m``, Avenue ``.mat``, CSV and per-frame arrays;
-  export to JSON, CSV and ``.npy``; per-frame labels for ``vad eval``.
+  export to JSON, CSV and ``.npy``; per-frame labels for ``vad eval``;
+* :mod:`~vad_core.labels.locations`: where a video's label file lives (beside it, or in the user
+  data folder when its folder is read-only), so the review window and ``vad`` find the same file.
 
 Example::
 
