@@ -51,42 +51,50 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("VAD_REVIEW_HOME", tempfile.mkdtemp(prefix="vad-review-shots-"))
 
     from app.main import create_application
-    from app.main_window import MainWindow
+    from app.windows.review_window import ReviewWindow
 
     app = create_application()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for size in args.size or ["1280x800", "1920x1080"]:
         width, height = (int(v) for v in size.lower().split("x"))
-        window = MainWindow()
+        window = ReviewWindow()
         window.resize(width, height)
         window.show()
         window.fit_docks()
         settle(app, 0.3)
-        if args.model and not window.load_checkpoint(args.model):
-            print(f"cannot load {args.model}", file=sys.stderr)
-            return 1
+        if args.model:
+            window.load_checkpoint(args.model)
+            if (
+                not wait(app, lambda w=window: not w.checkpoints.loading, 300)
+                or window.session.checkpoint is None
+            ):
+                print(f"cannot load {args.model}", file=sys.stderr)
+                return 1
         if args.dataset:
-            if not window.open_dataset_path(args.dataset, args.clip):
+            if not window.opening.open_dataset_path(args.dataset, args.clip):
                 return 1
         else:
-            window.open_demo()
+            window.demo.open_demo()
+        wait(app, lambda w=window: not w.checkpoints.loading, 300)
         if window.session.checkpoint is None:
             print("no model: pass --model or install the bundled demo model", file=sys.stderr)
             return 1
-        if not wait(app, lambda w=window: w.session.complete and w.score_worker is None, 900):
+        if not wait(app, lambda w=window: w.session.complete and not w.score_job.running, 900):
             print("scoring did not finish", file=sys.stderr)
             return 1
         events = window.session.events
         if events:
             index = min(args.event, len(events) - 1)
-            window.go_to_event(index)
-            window.seek(events[index].peak_frame)
-        wait(app, lambda w=window: w.recon_worker is None, 30)
+            window.playback.go_to_event(index)
+            window.playback.seek(events[index].peak_frame)
+        wait(app, lambda w=window: not w.recon.job.running, 30)
         settle(app, 0.8)
         path = out / f"{args.name}_{width}x{height}.png"
         window.grab().save(str(path))
-        print(f"{path}: {window.width()}x{window.height()}, {len(events)} events, frame {window.frame_index}")
+        print(
+            f"{path}: {window.width()}x{window.height()}, {len(events)} events, frame {window.playback.frame_index}"
+        )
         window.close()
     return 0
 

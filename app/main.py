@@ -142,7 +142,7 @@ class StartupClock:
         clock = self
 
         class Spy(QObject):
-            def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+            def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # Qt naming
                 if event.type() == QEvent.Type.Paint and name not in clock.marks:
                     obj.removeEventFilter(self)
                     QTimer.singleShot(0, done)  # runs once this paint has finished
@@ -194,7 +194,7 @@ def _splash_class() -> type:
             self.message = text
             self.repaint()
 
-        def paintEvent(self, event) -> None:
+        def paintEvent(self, event) -> None:  # Qt naming
             painter = QPainter(self)
             painter.fillRect(self.rect(), QColor("#1c2833"))
             painter.drawPixmap(28, 36, QPixmap(self.icon))
@@ -233,7 +233,7 @@ class _Preloader(threading.Thread):
             began = time.perf_counter()
             try:
                 importlib.import_module(name)
-            except BaseException as error:
+            except BaseException as error:  # reported on the GUI thread
                 self.error = error
                 return
             self.seconds[name] = round(time.perf_counter() - began, 2)
@@ -258,6 +258,70 @@ def _fatal_start_error(app: Any, error: BaseException, log_file: Any) -> int:
     return 1
 
 
+class _Startup:
+    """The staged start of the window: paint it, import the engine, then open what was asked."""
+
+    def __init__(
+        self, app: Any, window: Any, args: argparse.Namespace, clock: StartupClock, log_file: Any
+    ) -> None:
+        self.app, self.window, self.args, self.clock, self.log_file = app, window, args, clock, log_file
+        self.preloader = _Preloader()  # torch, scipy and the model zoo: started once the window has painted
+        self.quit_after_paint = os.environ.get(QUIT_AFTER_PAINT_ENV) == "1"
+
+    def window_painted(self) -> None:
+        self.preloader.start()  # not earlier: its imports would hold the GIL while the window is built
+        if self.args.print_startup_time:
+            print(self.clock.report(), flush=True)
+        log.info("%s", self.clock.report())
+        if self.quit_after_paint:
+            self.window.close()
+            self.app.exit(0)  # ends app.exec() if it runs already; main() returns below if not
+
+    def wait_for_paint(self) -> int:
+        """The start-up benchmark: paint, report, quit."""
+        deadline = time.monotonic() + 60.0
+        while "window_painted" not in self.clock.marks and time.monotonic() < deadline:
+            self.app.processEvents()
+            time.sleep(0.002)
+        return 0 if "window_painted" in self.clock.marks else 1
+
+    def open_requested(self) -> None:
+        """Once the engine is imported: fill the window's engine parts, then open what was asked."""
+        from PySide6.QtCore import QTimer
+
+        preloader, window = self.preloader, self.window
+        if preloader.ident is None or preloader.is_alive():  # not started (window unpainted) or busy
+            QTimer.singleShot(50, self.open_requested)
+            return
+        self.clock.mark("engine_imported")
+        if preloader.error is not None:
+            window.close()
+            self.app.exit(_fatal_start_error(self.app, preloader.error, self.log_file))
+            return
+        log.info("engine imported in the background: %s", preloader.seconds)
+        window.engine_ready()
+        if self.args.device:
+            window.model_panel.set_device(self.args.device)
+        self._open()
+
+    def _open(self) -> None:
+        """The model (asked for, else the last one unless --demo) and the video, the demo or the offer."""
+        from pathlib import Path
+
+        args, window = self.args, self.window
+        last = window.settings.last_checkpoint()
+        if args.model:
+            window.load_checkpoint(args.model)
+        elif last and not args.demo and Path(last).is_file():
+            window.load_checkpoint(last)
+        if args.path:
+            window.opening.open_path(args.path)
+        elif args.demo:
+            window.demo.open_demo()
+        elif not window.settings.demo_offered():
+            window.demo.offer_demo()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the review window (or run ``--self-test``); returns the exit code."""
     clock = StartupClock()
@@ -275,70 +339,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     clock.on_first_paint(splash, "splash_painted")
     splash.show()
     app.processEvents()
-    preloader = _Preloader()  # torch, scipy and the model zoo: started once the window has painted
     splash.set_message("building the window…")
     try:
         configure_plots()
-        from app.main_window import MainWindow
+        from app.windows.review_window import ReviewWindow
 
-        window = MainWindow(load_engine=False)
-    except Exception as error:
+        window = ReviewWindow(load_engine=False)
+    except Exception as error:  # a start-up failure is shown, not a traceback
         splash.close()
         return _fatal_start_error(app, error, log_file)
     if args.batch_size:
         window.model_panel.set_batch_size(args.batch_size)
-
-    quit_after_paint = os.environ.get(QUIT_AFTER_PAINT_ENV) == "1"
-
-    def window_painted() -> None:
-        preloader.start()  # not earlier: its imports would hold the GIL while the window is built
-        if args.print_startup_time:
-            print(clock.report(), flush=True)
-        log.info("%s", clock.report())
-        if quit_after_paint:
-            window.close()
-            app.exit(0)  # ends app.exec() if it runs already; main() returns below if not
-
-    clock.on_first_paint(window, "window_painted", window_painted)
+    startup = _Startup(app, window, args, clock, log_file)
+    clock.on_first_paint(window, "window_painted", startup.window_painted)
     window.show()
     splash.close()
-    if quit_after_paint:  # start-up benchmark: paint, report, quit
-        deadline = time.monotonic() + 60.0
-        while "window_painted" not in clock.marks and time.monotonic() < deadline:
-            app.processEvents()
-            time.sleep(0.002)
-        return 0 if "window_painted" in clock.marks else 1
+    if startup.quit_after_paint:
+        return startup.wait_for_paint()
     from PySide6.QtCore import QTimer
 
-    def open_requested() -> None:
-        """Once the engine is imported: fill the window's engine parts, then open what was asked."""
-        if preloader.ident is None or preloader.is_alive():  # not started (window unpainted) or busy
-            QTimer.singleShot(50, open_requested)
-            return
-        clock.mark("engine_imported")
-        if preloader.error is not None:
-            window.close()
-            app.exit(_fatal_start_error(app, preloader.error, log_file))
-            return
-        log.info("engine imported in the background: %s", preloader.seconds)
-        window.engine_ready()
-        if args.device:
-            window.model_panel.set_device(args.device)
-        if args.model:
-            window.load_checkpoint(args.model)
-        elif (last := window.settings.last_checkpoint()) and not args.demo:
-            from pathlib import Path
-
-            if Path(last).is_file():
-                window.load_checkpoint(last)
-        if args.path:
-            window.open_path(args.path)
-        elif args.demo:
-            window.open_demo()
-        elif not window.settings.demo_offered():
-            window.offer_demo()
-
-    QTimer.singleShot(0, open_requested)
+    QTimer.singleShot(0, startup.open_requested)
     return int(app.exec())
 
 

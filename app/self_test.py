@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -77,7 +77,7 @@ class _Report:
             detail, ok = step(), True
         except SelfTestFailed as error:
             detail, ok = str(error), False
-        except Exception as error:
+        except Exception as error:  # a self-test reports every failure as a line
             log.exception("self-test step %r raised", name)
             detail, ok = f"{type(error).__name__}: {error}", False
         check = Check(name, ok, detail, time.perf_counter() - began)
@@ -145,8 +145,8 @@ def run_self_test(
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the self-test never needs (or opens on) a display
     report = _Report(out)
     report.emit(f"vad-review self-test (python {sys.version.split()[0]}, {sys.platform})")
-    state: dict[str, Any] = {}
     workdir = tempfile.TemporaryDirectory(prefix="vad-review-self-test-")
+    run = SelfTestRun(frames, deadline, Path(workdir.name), explanations)
     uncaught: list[str] = []
     previous_hooks = (sys.excepthook, threading.excepthook)
 
@@ -157,9 +157,9 @@ def run_self_test(
     sys.excepthook = collect
     threading.excepthook = lambda args: collect(args.exc_type, args.exc_value, args.exc_traceback)
     try:
-        _run_checks(report, state, frames, deadline, Path(workdir.name), explanations)
+        _run_checks(report, run)
     finally:
-        window = state.get("window")
+        window = run.window
         if window is not None:
             window.close()
             window.deleteLater()
@@ -213,7 +213,7 @@ def explanation_check(model: Any, image: Any, run: bool) -> str:
             continue
         try:
             importlib.import_module(module)
-        except Exception as error:
+        except Exception as error:  # a broken install
             raise SelfTestFailed(
                 f"{module} is installed but does not import: {type(error).__name__}: {error}"
             ) from error
@@ -234,212 +234,211 @@ def explanation_check(model: Any, image: Any, run: bool) -> str:
     return f"{', '.join(present)} available; explained the event frame ({', '.join(ran)})"
 
 
-CHECK_NAMES = (
-    "bundled demo model installed",
-    "review window paints offscreen",
-    "window loads the bundled model",
-    "demo clip opens",
-    "scoring finishes in the worker thread",
-    "one curve point per frame",
-    "spatial anomaly flagged",
-    "error heatmap of the event",
-    "explanation methods (xai extra)",
+@dataclass
+class SelfTestRun:
+    """What the checks share: the settings of the run and what earlier checks made."""
+
+    frames: int | None
+    deadline: float
+    workdir: Path
+    explanations: bool
+    model_path: Path | None = None
+    app: Any = None
+    window: Any = None
+    clip: Any = None
+    event: Any = None
+
+
+def check_model_installed(run: SelfTestRun) -> str:
+    from vad_core.resources import demo_model_path
+
+    model_path = run.model_path = demo_model_path("frame")
+    missing = [p for p in (model_path, model_path.with_suffix(".json")) if not p.is_file()]
+    if missing:
+        raise SelfTestFailed(f"missing {', '.join(str(p) for p in missing)}")
+    return f"{model_path} ({model_path.stat().st_size / 1e6:.1f} MB)"
+
+
+def check_window_paints(run: SelfTestRun) -> str:
+    from PySide6.QtCore import QEvent, QObject
+
+    from app.main import create_application
+    from app.settings import AppSettings, _MemoryStore
+    from app.windows.review_window import ReviewWindow
+    from vad_core.inference.score_cache import ScoreCache
+
+    app = run.app = create_application()
+    painted: list[float] = []
+
+    class PaintSpy(QObject):
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # Qt naming
+            if event.type() == QEvent.Type.Paint and not painted:
+                painted.append(time.perf_counter())
+            return False
+
+    created = time.perf_counter()
+    window = run.window = ReviewWindow(
+        settings=AppSettings(_MemoryStore()), cache=ScoreCache(run.workdir / "scores")
+    )
+    spy = PaintSpy(window)
+    window.installEventFilter(spy)
+    window.show()
+    if not _wait(app, lambda: bool(painted), run.deadline):
+        raise SelfTestFailed("the window was never painted")
+    window.removeEventFilter(spy)
+    image = window.grab().toImage()
+    if image.isNull() or image.width() < 200:
+        raise SelfTestFailed(f"the window renders as a {image.width()}x{image.height()} image")
+    platform = app.platformName()
+    return f"{image.width()}x{image.height()} on the '{platform}' platform, painted {painted[0] - created:.2f} s after creation"
+
+
+def check_model_loads(run: SelfTestRun) -> str:
+    window = run.window
+    window.load_checkpoint(run.model_path)  # in the window's worker, as File > Open checkpoint does
+    if not _wait(run.app, lambda: not window.checkpoints.loading, run.deadline):
+        raise SelfTestFailed("the model did not load before the deadline")
+    checkpoint = window.session.checkpoint
+    if checkpoint is None:
+        raise SelfTestFailed(_error_shown(window) or "the window did not take the model")
+    return f"{checkpoint.display_name} ({checkpoint.config.name}, input {checkpoint.config.size[0]}x{checkpoint.config.size[1]})"
+
+
+def check_clip_opens(run: SelfTestRun) -> str:
+    from app.controllers.demo import DEMO_NAME
+    from vad_core.datasets.synthetic import make_demo_clip
+    from vad_core.sources.base import ArraySource
+
+    window = run.window
+    if run.frames is None:
+        clip = make_demo_clip()
+        window.demo.open_demo()  # what File > Open the built-in demo does (scoring starts at once)
+    else:
+        clip = make_demo_clip(length=run.frames)
+        source = ArraySource(clip.frames, fps=25.0, name=DEMO_NAME)
+        window.opening.open_source(source, DEMO_NAME, clip.labels, clip.categories, demo=True)
+    run.clip = clip
+    session = window.session
+    if session.source is None or session.frame_count != len(clip.frames):
+        raise SelfTestFailed(
+            _error_shown(window) or f"expected {len(clip.frames)} frames, got {session.frame_count}"
+        )
+    if not window.score_job.running and not session.complete:
+        raise SelfTestFailed(_error_shown(window) or "opening the clip did not start scoring")
+    kinds = ", ".join(f"{kind} {start}-{end}" for start, end, kind in clip.intervals)
+    height, width = session.source.frame_size[:2]
+    return f"{session.frame_count} frames {width}x{height}, anomalies at frames {kinds}"
+
+
+def check_scoring_finishes(run: SelfTestRun) -> str:
+    window = run.window
+    session = window.session
+    finished = _wait(
+        run.app,
+        lambda: not window.score_job.running and (session.complete or _error_shown(window)),
+        run.deadline,
+    )
+    if not finished:
+        raise SelfTestFailed(
+            f"not finished before the deadline ({session.scored} of {session.frame_count} frames scored)"
+        )
+    if not session.complete:
+        raise SelfTestFailed(
+            _error_shown(window) or f"stopped after {session.scored} of {session.frame_count} frames"
+        )
+    window.scoring.flush()
+    summary = window.scoring.last_summary
+    if summary is None:
+        return "done"
+    return f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.frames_per_second:.0f} frames/s on {summary.device.upper()})"
+
+
+def check_curve_complete(run: SelfTestRun) -> str:
+    import numpy as np
+
+    window = run.window
+    x, raw, shown = window.session.curve()
+    n = window.session.frame_count
+    if len(shown) != n or len(raw) != n or len(x) != n:
+        raise SelfTestFailed(f"{len(shown)} curve points for {n} frames")
+    if not np.all(np.isfinite(shown)):
+        raise SelfTestFailed(f"{int(np.sum(~np.isfinite(shown)))} points are not finite")
+    if raw.min() < -1e-6 or raw.max() > 1 + 1e-6:  # the smoothed curve may overshoot a little
+        raise SelfTestFailed(f"raw s(t) leaves [0, 1]: {raw.min():.3f}..{raw.max():.3f}")
+    plotted = window.timeline.curve_points()
+    if plotted != n:
+        raise SelfTestFailed(f"the timeline shows {plotted} points for {n} frames")
+    return f"{n} points, s(t) from {shown.min():.2f} to {shown.max():.2f}"
+
+
+def check_spatial_flagged(run: SelfTestRun) -> str:
+    events = run.window.session.events
+    spatial = [(start, end) for start, end, kind in run.clip.intervals if kind == "spatial"]
+    if not spatial:
+        raise SelfTestFailed("the demo clip has no spatial anomaly")
+    start, end = spatial[0]
+    hits = [e for e in events if e.start < end and e.end > start]
+    listed = ", ".join(f"{e.start}-{e.end}" for e in events) or "none"
+    if not hits:
+        raise SelfTestFailed(f"no event overlaps frames {start}-{end}; events: {listed}")
+    run.event = hits[0]
+    return f"event {hits[0].start}-{hits[0].end} covers the square at {start}-{end} (all events: {listed})"
+
+
+def check_heatmap_shown(run: SelfTestRun) -> str:
+    window, event = run.window, run.event
+    window.playback.go_to_event(window.session.events.index(event))
+    window.playback.seek(event.peak_frame)
+    overlay = window.session.overlay(event.peak_frame)
+    height, width = window.session.source.frame_size[:2]
+    if overlay is None:
+        raise SelfTestFailed(f"no error map for frame {event.peak_frame}")
+    if overlay.shape[:2] != (height, width):
+        raise SelfTestFailed(f"error map {overlay.shape[:2]} for a {height}x{width} frame")
+    peak = float(overlay.max())
+    return f"frame {event.peak_frame}: {width}x{height}, peak {peak:.1f}x the clip's 99th-percentile error"
+
+
+def check_explanations(run: SelfTestRun) -> str:
+    model = run.window.session.checkpoint.model
+    return explanation_check(model, run.clip.frames[run.event.peak_frame], run.explanations)
+
+
+@dataclass(frozen=True)
+class NamedCheck:
+    """One line of the report: ``run`` returns its detail or raises ``SelfTestFailed``.
+
+    When it fails and ``stops_with`` is set, the later checks are skipped for that reason (they
+    need what this one makes).
+    """
+
+    name: str
+    run: Callable[[SelfTestRun], str]
+    stops_with: str = ""
+
+
+#: The checks, in order (the module docstring lists them; "no uncaught exception" comes last).
+CHECKS = (
+    NamedCheck("bundled demo model installed", check_model_installed, "no model"),
+    NamedCheck("review window paints offscreen", check_window_paints, "no window"),
+    NamedCheck("window loads the bundled model", check_model_loads, "no model"),
+    NamedCheck("demo clip opens", check_clip_opens, "no clip"),
+    NamedCheck("scoring finishes in the worker thread", check_scoring_finishes, "no scores"),
+    NamedCheck("one curve point per frame", check_curve_complete, "no curve"),
+    NamedCheck("spatial anomaly flagged", check_spatial_flagged, "no event"),
+    NamedCheck("error heatmap of the event", check_heatmap_shown),
+    NamedCheck("explanation methods (xai extra)", check_explanations),
 )
 
 
-def _run_checks(
-    report: _Report,
-    state: dict[str, Any],
-    frames: int | None,
-    deadline: float,
-    workdir: Path,
-    explanations: bool,
-) -> None:
-    names = iter(CHECK_NAMES)
-
-    def step(fn: Callable[[], str]) -> bool:
-        return report.run(next(names), fn)
-
-    def skip_rest(reason: str) -> None:
-        for name in names:
-            report.skip(name, reason)
-
-    from vad_core.resources import demo_model_path
-
-    model_path = demo_model_path("frame")
-
-    def model_installed() -> str:
-        missing = [p for p in (model_path, model_path.with_suffix(".json")) if not p.is_file()]
-        if missing:
-            raise SelfTestFailed(f"missing {', '.join(str(p) for p in missing)}")
-        return f"{model_path} ({model_path.stat().st_size / 1e6:.1f} MB)"
-
-    if not step(model_installed):
-        skip_rest("no model")
+def _run_checks(report: _Report, run: SelfTestRun, checks: Sequence[NamedCheck] = CHECKS) -> None:
+    """Run ``checks`` in order; a failed one that others need skips them, naming why."""
+    for index, check in enumerate(checks):
+        if report.run(check.name, lambda check=check: check.run(run)) or not check.stops_with:
+            continue
+        for later in checks[index + 1 :]:
+            report.skip(later.name, check.stops_with)
         return
-
-    def window_paints() -> str:
-        from PySide6.QtCore import QEvent, QObject
-
-        from app.main import create_application
-        from app.main_window import MainWindow
-        from app.settings import AppSettings, _MemoryStore
-        from vad_core.inference.score_cache import ScoreCache
-
-        app = create_application()
-        state["app"] = app
-        painted: list[float] = []
-
-        class PaintSpy(QObject):
-            def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-                if event.type() == QEvent.Type.Paint and not painted:
-                    painted.append(time.perf_counter())
-                return False
-
-        created = time.perf_counter()
-        window = MainWindow(settings=AppSettings(_MemoryStore()), cache=ScoreCache(workdir / "scores"))
-        state["window"] = window
-        spy = PaintSpy(window)
-        window.installEventFilter(spy)
-        window.show()
-        if not _wait(app, lambda: bool(painted), deadline):
-            raise SelfTestFailed("the window was never painted")
-        window.removeEventFilter(spy)
-        image = window.grab().toImage()
-        if image.isNull() or image.width() < 200:
-            raise SelfTestFailed(f"the window renders as a {image.width()}x{image.height()} image")
-        platform = app.platformName()
-        return f"{image.width()}x{image.height()} on the '{platform}' platform, painted {painted[0] - created:.2f} s after creation"
-
-    if not step(window_paints):
-        skip_rest("no window")
-        return
-    window, app = state["window"], state["app"]
-
-    def model_loads() -> str:
-        if not window.load_checkpoint(model_path):
-            raise SelfTestFailed(_error_shown(window) or "load_checkpoint returned False")
-        checkpoint = window.session.checkpoint
-        return f"{checkpoint.display_name} ({checkpoint.config.name}, input {checkpoint.config.size[0]}x{checkpoint.config.size[1]})"
-
-    if not step(model_loads):
-        skip_rest("no model")
-        return
-
-    def clip_opens() -> str:
-        from app.main_window import DEMO_NAME
-        from vad_core.datasets.synthetic import make_demo_clip
-        from vad_core.sources.base import ArraySource
-
-        if frames is None:
-            clip = make_demo_clip()
-            window.open_demo()  # what File > Open the built-in demo does (scoring starts at once)
-        else:
-            clip = make_demo_clip(length=frames)
-            source = ArraySource(clip.frames, fps=25.0, name=DEMO_NAME)
-            window.open_source(source, DEMO_NAME, clip.labels, clip.categories, demo=True)
-        state["clip"] = clip
-        session = window.session
-        if session.source is None or session.frame_count != len(clip.frames):
-            raise SelfTestFailed(
-                _error_shown(window) or f"expected {len(clip.frames)} frames, got {session.frame_count}"
-            )
-        if window.score_worker is None and not session.complete:
-            raise SelfTestFailed(_error_shown(window) or "opening the clip did not start scoring")
-        kinds = ", ".join(f"{kind} {start}-{end}" for start, end, kind in clip.intervals)
-        height, width = session.source.frame_size[:2]
-        return f"{session.frame_count} frames {width}x{height}, anomalies at frames {kinds}"
-
-    if not step(clip_opens):
-        skip_rest("no clip")
-        return
-    clip = state["clip"]
-
-    def scoring_finishes() -> str:
-        session = window.session
-        finished = _wait(
-            app, lambda: window.score_worker is None and (session.complete or _error_shown(window)), deadline
-        )
-        if not finished:
-            raise SelfTestFailed(
-                f"not finished before the deadline ({session.scored} of {session.frame_count} frames scored)"
-            )
-        if not session.complete:
-            raise SelfTestFailed(
-                _error_shown(window) or f"stopped after {session.scored} of {session.frame_count} frames"
-            )
-        window._flush_scores()
-        summary = window.last_score_summary
-        if summary is None:
-            return "done"
-        return f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.frames_per_second:.0f} frames/s on {summary.device.upper()})"
-
-    if not step(scoring_finishes):
-        skip_rest("no scores")
-        return
-
-    def curve_complete() -> str:
-        import numpy as np
-
-        x, raw, shown = window.session.curve()
-        n = window.session.frame_count
-        if len(shown) != n or len(raw) != n or len(x) != n:
-            raise SelfTestFailed(f"{len(shown)} curve points for {n} frames")
-        if not np.all(np.isfinite(shown)):
-            raise SelfTestFailed(f"{int(np.sum(~np.isfinite(shown)))} points are not finite")
-        if raw.min() < -1e-6 or raw.max() > 1 + 1e-6:  # the smoothed curve may overshoot a little
-            raise SelfTestFailed(f"raw s(t) leaves [0, 1]: {raw.min():.3f}..{raw.max():.3f}")
-        plotted = window.timeline.curve_points()
-        if plotted != n:
-            raise SelfTestFailed(f"the timeline shows {plotted} points for {n} frames")
-        return f"{n} points, s(t) from {shown.min():.2f} to {shown.max():.2f}"
-
-    curve_ok = step(curve_complete)
-
-    def spatial_flagged() -> str:
-        events = window.session.events
-        spatial = [(start, end) for start, end, kind in clip.intervals if kind == "spatial"]
-        if not spatial:
-            raise SelfTestFailed("the demo clip has no spatial anomaly")
-        start, end = spatial[0]
-        hits = [e for e in events if e.start < end and e.end > start]
-        listed = ", ".join(f"{e.start}-{e.end}" for e in events) or "none"
-        if not hits:
-            raise SelfTestFailed(f"no event overlaps frames {start}-{end}; events: {listed}")
-        state["event"] = hits[0]
-        return (
-            f"event {hits[0].start}-{hits[0].end} covers the square at {start}-{end} (all events: {listed})"
-        )
-
-    if not curve_ok:
-        skip_rest("no curve")
-        return
-    if not step(spatial_flagged):
-        skip_rest("no event")
-        return
-
-    def heatmap_shown() -> str:
-        event = state["event"]
-        window.go_to_event(window.session.events.index(event))
-        window.seek(event.peak_frame)
-        overlay = window.session.overlay(event.peak_frame)
-        height, width = window.session.source.frame_size[:2]
-        if overlay is None:
-            raise SelfTestFailed(f"no error map for frame {event.peak_frame}")
-        if overlay.shape[:2] != (height, width):
-            raise SelfTestFailed(f"error map {overlay.shape[:2]} for a {height}x{width} frame")
-        peak = float(overlay.max())
-        return (
-            f"frame {event.peak_frame}: {width}x{height}, peak {peak:.1f}x the clip's 99th-percentile error"
-        )
-
-    step(heatmap_shown)
-    event = state["event"]
-    step(
-        lambda: explanation_check(
-            window.session.checkpoint.model, clip.frames[event.peak_frame], explanations
-        )
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

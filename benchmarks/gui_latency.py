@@ -137,15 +137,15 @@ def idle_latency(app, seconds: float) -> dict[str, float]:
 def event_loop_latency(app, window, source, passes: int) -> dict[str, float]:
     """Score ``passes`` times with the probe running; return stall statistics (ms) and scoring time."""
     probe = LatencyProbe()
-    window.open_source(source, source.name)
-    wait(app, lambda: window.session.complete and window.score_worker is None)  # the first (cached?) run
+    window.opening.open_source(source, source.name)
+    wait(app, lambda: window.session.complete and not window.score_job.running)  # the first (cached?) run
     seconds = []
     for _ in range(passes):
-        window.cache.clear()
+        window.scoring.cache.clear()
         probe.start()
         began = time.perf_counter()
-        window.start_scoring()
-        wait(app, lambda: window.session.complete and window.score_worker is None)
+        window.scoring.start()
+        wait(app, lambda: window.session.complete and not window.score_job.running)
         seconds.append(time.perf_counter() - began)
         probe.stop()
     return {**probe.stats(), "scoring_s": float(np.mean(seconds))}
@@ -157,28 +157,28 @@ def playback_fps(app, window, speed: float, seconds: float) -> tuple[float, floa
     Returns (frames shown per second, frames of video advanced per second, source fps x speed): the
     clock keeps the video at the asked speed and skips frames it cannot paint in time.
     """
-    window.pause()
+    window.playback.pause()
     window.transport.set_speed(speed)
-    window.seek(0)
+    window.playback.seek(0)
     shown = 0
     advanced = 0
     began = time.perf_counter()
-    window.play(1)
-    start_frame, start_shown = window.frame_index, window.frames_shown
+    window.playback.play(1)
+    start_frame, start_shown = window.playback.frame_index, window.playback.frames_shown
     target = window.session.fps * window.transport.current_speed()
     while time.perf_counter() - began < seconds:
         app.processEvents()
         time.sleep(0.0005)
-        if not window.playing:  # reached the end: loop
-            advanced += window.frame_index - start_frame
-            shown += window.frames_shown - start_shown
-            window.seek(0)
-            window.play(1)
-            start_frame, start_shown = window.frame_index, window.frames_shown
+        if not window.playback.playing:  # reached the end: loop
+            advanced += window.playback.frame_index - start_frame
+            shown += window.playback.frames_shown - start_shown
+            window.playback.seek(0)
+            window.playback.play(1)
+            start_frame, start_shown = window.playback.frame_index, window.playback.frames_shown
     elapsed = time.perf_counter() - began
-    advanced += window.frame_index - start_frame
-    shown += window.frames_shown - start_shown
-    window.pause()
+    advanced += window.playback.frame_index - start_frame
+    shown += window.playback.frames_shown - start_shown
+    window.playback.pause()
     return shown / elapsed, advanced / elapsed, target
 
 
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from app.main import create_application
-    from app.main_window import MainWindow
+    from app.windows.review_window import ReviewWindow
     from vad_core.checkpoint import load_checkpoint
 
     app = create_application()
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"  (UCSD Ped2 not found at {PED2}: real-frame timing skipped)")
 
-    window = MainWindow()
+    window = ReviewWindow()
     window.resize(1280, 800)
     window.show()
     window.fit_docks()
@@ -261,8 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     window.model_panel.set_batch_size(args.batch_size)
     window.set_checkpoint(checkpoint)
     began = time.perf_counter()
-    window.open_source(synthetic200, synthetic200.name)  # scoring starts: the GUI's own path, empty cache
-    wait(app, lambda: window.session.complete and window.score_worker is None)
+    window.opening.open_source(
+        synthetic200, synthetic200.name
+    )  # scoring starts: the GUI's own path, empty cache
+    wait(app, lambda: window.session.complete and not window.score_job.running)
     print(
         f"  through the review window (worker job, open -> all events shown): {time.perf_counter() - began:.2f} s"
     )
@@ -293,25 +295,25 @@ def main(argv: list[str] | None = None) -> int:
         )
     began = time.perf_counter()
     for index in range(200):
-        window.show_frame(index)
+        window.playback.show_frame(index)
     per_frame = (time.perf_counter() - began) / 200 * 1000
     print(
         f"  show_frame (read + overlay + playhead), no event loop: {per_frame:.2f} ms per frame "
         f"(= {1000 / per_frame:.0f} fps ceiling)"
     )
-    window.cache.clear()
-    window.start_scoring()
+    window.scoring.cache.clear()
+    window.scoring.start()
     fps, advanced, target = playback_fps(app, window, 1.0, min(args.seconds, 3.0))
-    running = "still scoring" if window.score_worker is not None else "scoring ended during the measurement"
+    running = "still scoring" if window.score_job.running else "scoring ended during the measurement"
     print(
         f"  1x while a scoring job runs in the worker ({running}): {fps:.1f} frames painted per second, "
         f"video advanced {advanced:.1f} frames/s (asked for {target:.0f})"
     )
-    wait(app, lambda: window.score_worker is None)
+    wait(app, lambda: not window.score_job.running)
     folder = PED2 / "testing" / "frames" / "01"
     if folder.is_dir():
-        window.open_path(folder)  # a frame folder: JPEGs decoded on the GUI thread while playing
-        wait(app, lambda: window.session.complete and window.score_worker is None)
+        window.opening.open_path(folder)  # a frame folder: JPEGs decoded on the GUI thread while playing
+        wait(app, lambda: window.session.complete and not window.score_job.running)
         fps, advanced, target = playback_fps(app, window, 1.0, args.seconds)
         print(
             f"  1x, real UCSD Ped2 frame folder (JPEG decoding on the GUI thread, played at 25 fps): "

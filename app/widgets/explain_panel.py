@@ -8,10 +8,10 @@ part look normal). A ground-truth mask, when known, is outlined in green on ever
 share one zoom (mouse wheel on any of them).
 
 What is explained is an ``ExplainTarget`` (``app/explain_jobs.py``: targets, the result cache and
-the jobs, one at a time on ``app.workers.Worker``, the reconstruction first). Results are cached per
+the jobs, one at a time on ``app.jobs.worker.Worker``, the reconstruction first). Results are cached per
 (source, frame, checkpoint SHA-256, calibration, method, settings): stepping back to a frame, or
 setting a form back, shows the earlier result at once. The target brings a calibration when the
-caller has scores (``app/review_explainer.py``); without one the explained image is
+caller has scores (``app/jobs/calibration.py``); without one the explained image is
 *self-calibrated*: its own error is the unit and half of it the threshold, so the maps answer "which
 pixels carry this image's error" and the counterfactual halves it. The info cell says which
 calibration was used. Tiles are ``app/widgets/map_tile.py``, settings forms
@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
-from app.explain_jobs import (
+from app.jobs.explain import (
     BASE_TILES,
     METHODS,
     RUN_ORDER,
@@ -65,10 +65,10 @@ from app.explain_jobs import (
     shap_warmed_up,
     warm_up_shap_in_background,
 )
+from app.jobs.worker import Worker, WorkerPool
 from app.widgets.colormaps import opaque_lut
 from app.widgets.explain_settings import MethodSettings
 from app.widgets.map_tile import BOX_COLOUR, MapTile, as_gray, diverging_lut, robust_peak
-from app.workers import Worker, WorkerPool
 
 if TYPE_CHECKING:  # torch and the explainers load with the first explanation, not at start-up
     from vad_core.explain import Explanation

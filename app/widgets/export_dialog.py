@@ -4,7 +4,7 @@ The operator picks a set of incidents (the selected interval or event, every acc
 flagged event), the padding before and after (seconds), whether the error heatmap is burned in,
 whether frame number / time / score are written on the frames, whether a contact sheet is made,
 the container (MPEG-4 with an AVI fallback, or Motion-JPEG AVI) and the folder. "Export" runs
-``vad_core.export.export_incidents`` as an ``app.workers.Worker`` on the window's pool: the
+``vad_core.export.export_incidents`` as an ``app.jobs.worker.Worker`` on the window's pool: the
 progress bar follows its ``ExportProgress`` items, "Cancel" stops it at the next chunk of frames
 (the engine removes the partial files), and the dialog lists what was written. The engine never
 replaces an existing file: names get ``-2``, ``-3``, ... instead.
@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.workers import Worker, WorkerPool
+from app.jobs.worker import Worker, WorkerPool
 from vad_core.errors import VadError
 from vad_core.export import ExportConfig, ExportedIncident, ExportInputs, ExportProgress, Incident
 
@@ -206,7 +206,7 @@ class ExportDialog(QDialog):
     # -- running -------------------------------------------------------------------------------------
     def start(self) -> bool:
         """Start the export job; False (with the reason shown) when the settings are unusable."""
-        from app.jobs import independent_reader
+        from app.jobs.threads import independent_reader
         from vad_core.export import export_incidents
 
         if self.running:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.explain_jobs import METHODS, TITLES
+from app.jobs.explain import METHODS, TITLES
 from app.theme import PLOT_BACKGROUND
 from app.widgets.colormaps import opaque_lut
 

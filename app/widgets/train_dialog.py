@@ -4,7 +4,7 @@ The dialog fills a ``vad_core.training.TrainConfig`` (architecture, input size, 
 size), lets the operator pick which frames to learn from (``TrainingChoice``: frames marked
 normal, all frames outside flagged events, the whole clip, or - for the demo - the synthetic
 benchmark's normal training clips) and where to save the checkpoint, then runs
-``app.jobs.train_job`` on the worker pool. A progress bar and a live loss curve (training loss per
+``app.jobs.review.train_job`` on the worker pool. A progress bar and a live loss curve (training loss per
 batch, validation loss per epoch) follow the run; Stop or closing the dialog cancels it. When it
 ends, "Use this model" hands the checkpoint to the review window (``modelReady``).
 
@@ -42,9 +42,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.jobs import train_job
+from app.jobs.review import train_job
+from app.jobs.worker import Worker, WorkerPool
 from app.theme import PLOT_BACKGROUND
-from app.workers import Worker, WorkerPool
 from vad_core.sources.base import FrameSource
 
 SIZES = ((64, 64), (128, 128), (128, 192), (192, 256), (256, 256))

@@ -75,11 +75,11 @@ def home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def window(qtbot, home):
     """The real main window, shown offscreen, with in-memory settings and a private score cache."""
-    from app.main_window import MainWindow
     from app.settings import AppSettings, _MemoryStore
+    from app.windows.review_window import ReviewWindow
     from vad_core.inference.score_cache import ScoreCache
 
-    win = MainWindow(settings=AppSettings(_MemoryStore()), cache=ScoreCache(home / "cache" / "scores"))
+    win = ReviewWindow(settings=AppSettings(_MemoryStore()), cache=ScoreCache(home / "cache" / "scores"))
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -93,7 +93,19 @@ def wait_scored(qtbot):
     """``wait_scored(window)``: wait until the current scoring job has finished and its results are shown."""
 
     def wait(win, timeout: int = 30_000) -> None:
-        qtbot.waitUntil(lambda: win.session.complete and win.score_worker is None, timeout=timeout)
-        win._flush_scores()
+        qtbot.waitUntil(lambda: win.session.complete and not win.score_job.running, timeout=timeout)
+        win.scoring.flush()
 
     return wait
+
+
+@pytest.fixture
+def load_model(qtbot):
+    """``load_model(window, path)``: load a checkpoint in the window's worker; wait until the window took it."""
+
+    def load(win, path, timeout: int = 30_000):
+        with qtbot.waitSignal(win.checkpoints.loaded, timeout=timeout) as blocker:
+            win.load_checkpoint(path)
+        return blocker.args[0]
+
+    return load

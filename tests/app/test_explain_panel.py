@@ -15,9 +15,9 @@ from explain_fixtures import tiny_setup
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from app import review_explainer
-from app.explain_jobs import ExplainTarget, drive
-from app.review_explainer import review_calibration
+from app.controllers import explain_dock
+from app.jobs.calibration import review_calibration
+from app.jobs.explain import ExplainTarget, drive
 from app.widgets import explain_panel
 from app.widgets.explain_panel import ExplainPanel
 from app.widgets.explain_settings import method_defaults
@@ -190,7 +190,7 @@ def test_e_lrp_is_not_applicable_to_a_clip_model_and_says_so(qtbot, panel):
         "clstm",
         "noise",
         12,
-        read=lambda: review_explainer.read_window(model, source, 12),
+        read=lambda: explain_dock.read_window(model, source, 12),
         title="frame 12",
     )
     panel.set_target(target)
@@ -207,7 +207,7 @@ def test_e_lrp_is_not_applicable_to_a_clip_model_and_says_so(qtbot, panel):
     panel.explain("counterfactual")  # the other methods explain the frame with its clip fixed
     qtbot.waitUntil(lambda: "counterfactual" in panel.results and not panel.busy, timeout=60_000)
     result = panel.results["counterfactual"]
-    _, position = review_explainer.read_window(model, source, 12)
+    _, position = explain_dock.read_window(model, source, 12)
     assert result.settings["frame"] == position and np.isfinite(result.heatmap).all()
 
 
@@ -236,16 +236,16 @@ def test_drive_reports_progress_and_stops_when_closed():
 
 
 def test_review_window_explains_the_current_frame(
-    qtbot, window, wait_scored, demo_clip, demo_source, tiny_checkpoint
+    qtbot, window, load_model, wait_scored, demo_clip, demo_source, tiny_checkpoint
 ):
-    window.open_source(demo_source, "demo-small", demo_clip.labels, demo_clip.categories)
-    assert window.load_checkpoint(tiny_checkpoint)
+    window.opening.open_source(demo_source, "demo-small", demo_clip.labels, demo_clip.categories)
+    load_model(window, tiny_checkpoint)
     wait_scored(window)
     window.actions_by_name["explain_panel"].trigger()
     panel = window.explainer.panel
     assert panel is not None and window.explainer.dock.isVisible()
 
-    window.seek(120)
+    window.playback.seek(120)
     assert panel.target is not None and panel.target.frame == 120
     calibration = review_calibration(window.session)
     assert calibration is not None and "ground truth" in calibration.note

@@ -57,17 +57,17 @@ def test_reset_layout_forgets_the_saved_window_layout(tmp_path):
 
 
 def test_the_window_layout_is_restored_on_the_next_start_and_reset_from_the_view_menu(qtbot, tmp_path, home):
-    from app.main_window import MainWindow
+    from app.windows.review_window import ReviewWindow
 
     ini = tmp_path / "vad-review.ini"
-    first = MainWindow(settings=_ini_settings(ini))
+    first = ReviewWindow(settings=_ini_settings(ini))
     qtbot.addWidget(first)
     first.show()
     qtbot.waitExposed(first)
     first.events_dock.hide()
     first.close()  # saves geometry and dock layout
 
-    again = MainWindow(settings=_ini_settings(ini))
+    again = ReviewWindow(settings=_ini_settings(ini))
     qtbot.addWidget(again)
     again.show()
     qtbot.waitExposed(again)
@@ -227,12 +227,12 @@ def test_the_help_menu_has_shortcuts_guide_log_folder_and_about(window, monkeypa
     assert opened and Path(opened[0]).name == "logs"
 
     window.actions_by_name["guide"].trigger()
-    assert window.guide_dialog.isVisible()
-    assert "getting started" in window.guide_dialog.browser.toPlainText().lower()
-    window.guide_dialog.close()
+    assert window.help.guide_dialog.isVisible()
+    assert "getting started" in window.help.guide_dialog.browser.toPlainText().lower()
+    window.help.guide_dialog.close()
     window.actions_by_name["about"].trigger()
-    assert window.about_dialog.isVisible()
-    window.about_dialog.close()
+    assert window.help.about_dialog.isVisible()
+    window.help.about_dialog.close()
 
 
 # -- start-up and the self-test -------------------------------------------------------------------------

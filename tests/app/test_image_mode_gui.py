@@ -33,10 +33,10 @@ def parts_checkpoint(tmp_path_factory):
 
 @pytest.fixture
 def image_window(qtbot, home):
-    from app.image_mode import ImageModeWindow
     from app.settings import AppSettings, _MemoryStore
+    from app.windows.image_window import ImageWindow
 
-    win = ImageModeWindow(AppSettings(_MemoryStore()))
+    win = ImageWindow(AppSettings(_MemoryStore()))
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -46,8 +46,9 @@ def image_window(qtbot, home):
 
 def open_and_score(qtbot, win, root, checkpoint) -> None:
     assert win.open_dataset(root)
-    assert win.load_checkpoint(checkpoint)
-    qtbot.waitUntil(lambda: win.inspection is not None and win.score_worker is None, timeout=60_000)
+    with qtbot.waitSignal(win.checkpoints.loaded, timeout=30_000):
+        win.load_checkpoint(checkpoint)
+    qtbot.waitUntil(lambda: win.inspection is not None and not win.score_job.running, timeout=60_000)
 
 
 def test_scoring_sorts_the_thumbnails_and_shows_both_aurocs(
@@ -56,10 +57,11 @@ def test_scoring_sorts_the_thumbnails_and_shows_both_aurocs(
     win = image_window
     assert win.open_dataset(parts_root)
     assert win.thumbnails.count() == 9
-    qtbot.waitUntil(lambda: win.thumb_worker is None or win.thumb_worker.is_finished, timeout=30_000)
+    qtbot.waitUntil(lambda: not win.thumb_job.running, timeout=30_000)
 
-    assert win.load_checkpoint(parts_checkpoint)
-    qtbot.waitUntil(lambda: win.inspection is not None and win.score_worker is None, timeout=60_000)
+    with qtbot.waitSignal(win.checkpoints.loaded, timeout=30_000):
+        win.load_checkpoint(parts_checkpoint)
+    qtbot.waitUntil(lambda: win.inspection is not None and not win.score_job.running, timeout=60_000)
 
     order = win.thumbnails.displayed_order()
     scores = win.inspection.scores[order]
@@ -122,7 +124,7 @@ def test_training_a_bcae1_on_train_good_loads_it_and_scores(qtbot, image_window,
     assert dialog.checkpoint is not None and dialog.use_button.isEnabled()
     dialog.use_button.click()
 
-    qtbot.waitUntil(lambda: win.inspection is not None and win.score_worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.inspection is not None and not win.score_job.running, timeout=60_000)
     assert win.checkpoint.config.name == "bcae1" and len(win.inspection) == 9
 
 
@@ -134,10 +136,10 @@ def test_a_folder_that_is_no_image_dataset_names_the_problem(qtbot, image_window
 
 
 def test_the_review_window_opens_an_mvtec_folder_in_image_mode(qtbot, window, parts_root):
-    assert window.open_image_dataset(parts_root)
-    assert window.image_window is not None and window.image_window.dataset.category == "part"
-    window.image_window.close()
+    assert window.opening.open_image_dataset(parts_root)
+    assert window.opening.image_window is not None and window.opening.image_window.dataset.category == "part"
+    window.opening.image_window.close()
 
-    assert window.open_dataset_path(parts_root)  # "Open dataset clip" on parts goes to image mode too
-    assert window.image_window.isVisible()
+    assert window.opening.open_dataset_path(parts_root)  # "Open dataset clip" on parts goes to image mode too
+    assert window.opening.image_window.isVisible()
     assert "open_images" in window.actions_by_name

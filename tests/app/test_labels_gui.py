@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
-from app import labels_controller
-from app.labels_controller import label_location
+from app.controllers import label_dialogs
 from vad_core.labels import LabelDocument, LabelInterval, VideoInfo
+from vad_core.labels.locations import label_location
 from vad_core.labels.store import LabelStore, load_document, save_document
 
 pytestmark = pytest.mark.gui
@@ -36,11 +36,11 @@ def made_up_errors(length: int = 240) -> np.ndarray:
 @pytest.fixture
 def opened(window, demo_clip, demo_source):
     """The window with the small demo clip open and scored by ``made_up_errors`` (no model)."""
-    window.open_source(demo_source, "demo-small", demo_clip.labels, demo_clip.categories)
+    window.opening.open_source(demo_source, "demo-small", demo_clip.labels, demo_clip.categories)
     window.session.load_scores(made_up_errors(len(demo_source)))
-    window._scores_dirty = True
-    window._flush_scores()
-    window._refresh_events()
+    window.scoring.dirty = True
+    window.scoring.flush()
+    window.scoring.refresh_events()
     assert [(e.start, e.end) for e in window.session.events] == EVENTS
     return window
 
@@ -96,7 +96,7 @@ def ctrl(qtbot, window, key: Qt.Key, shift: bool = False) -> None:
 
 # -- drawing and editing with the mouse -------------------------------------------------------------------
 def test_dragging_on_the_label_band_creates_an_interval_and_undo_removes_it(qtbot, window, demo_source):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
 
     drag(qtbot, window, 50.2, 89.8)
 
@@ -111,7 +111,7 @@ def test_dragging_on_the_label_band_creates_an_interval_and_undo_removes_it(qtbo
 
 
 def test_dragging_an_edge_resizes_and_dragging_the_body_moves_one_undo_step_each(qtbot, window, demo_source):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     interval_id = window.labels.add_interval(60, 120)
     stack = window.labels.editor.undo_stack
 
@@ -133,7 +133,7 @@ def test_dragging_an_edge_resizes_and_dragging_the_body_moves_one_undo_step_each
 
 
 def test_delete_key_removes_the_selected_interval_and_undo_restores_it(qtbot, window, demo_source):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     keep = window.labels.add_interval(10, 30)
     doomed = window.labels.add_interval(100, 140)
     window.labels.set_selection([])
@@ -153,18 +153,18 @@ def test_delete_key_removes_the_selected_interval_and_undo_restores_it(qtbot, wi
 
 
 def test_b_and_n_keys_label_from_the_first_to_the_last_frame(qtbot, window, demo_source):
-    window.open_source(demo_source, "demo-small")
-    window.seek(30)
+    window.opening.open_source(demo_source, "demo-small")
+    window.playback.seek(30)
     qtbot.keyClick(window, Qt.Key.Key_B)
-    window.seek(49)
+    window.playback.seek(49)
     qtbot.keyClick(window, Qt.Key.Key_N)
     assert intervals(window) == [(30, 50)]  # frame 49 included
 
 
 def test_split_and_merge_keys(qtbot, window, demo_source):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     first = window.labels.add_interval(20, 80)
-    window.seek(50)
+    window.playback.seek(50)
     qtbot.keyClick(window, Qt.Key.Key_S)
     assert intervals(window) == [(20, 50), (50, 80)]
 
@@ -176,9 +176,9 @@ def test_split_and_merge_keys(qtbot, window, demo_source):
 
 def test_a_accepts_and_r_rejects_the_event_under_the_playhead(qtbot, opened):
     window = opened
-    window.go_to_event(0)
+    window.playback.go_to_event(0)
     qtbot.keyClick(window, Qt.Key.Key_A)
-    window.go_to_event(1)
+    window.playback.go_to_event(1)
     qtbot.keyClick(window, Qt.Key.Key_R)
 
     doc = window.labels.editor.doc
@@ -203,7 +203,7 @@ def test_a_accepts_and_r_rejects_the_event_under_the_playhead(qtbot, opened):
 
 
 def test_tag_edited_in_the_panel_is_saved_and_undoable(qtbot, window, demo_source):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     window.labels.add_interval(10, 30)
     panel = window.labels.panel
 
@@ -234,7 +234,7 @@ def test_live_metrics_follow_the_labels(qtbot, opened):
 
 # -- saving ---------------------------------------------------------------------------------------------
 def test_autosave_writes_the_label_file_within_a_few_seconds(qtbot, window, demo_source, home):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     path = label_path(window)
     assert path.parent == home / "data" / "labels" and not path.exists()  # nothing written before an edit
 
@@ -250,7 +250,7 @@ def test_autosave_writes_the_label_file_within_a_few_seconds(qtbot, window, demo
 
 
 def test_closing_the_window_writes_pending_edits(qtbot, window, demo_source):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     window.labels.editor.save_timer.setInterval(60_000)  # no autosave before the close
     window.labels.add_interval(5, 15)
     path = label_path(window)
@@ -268,9 +268,9 @@ def test_a_crashed_sessions_journal_is_offered_and_restored(qtbot, window, demo_
     data["autosave_of"]["pid"] = 2**22 + 12345  # a process that is not running: the session crashed
     journal.write_text(json.dumps(data))
     asked = []
-    monkeypatch.setattr(labels_controller, "ask_recovery", lambda parent, rec: asked.append(rec) or "restore")
+    monkeypatch.setattr(label_dialogs, "ask_recovery", lambda parent, rec: asked.append(rec) or "restore")
 
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
 
     assert len(asked) == 1 and asked[0].journal == journal
     assert intervals(window) == [(70, 90)]
@@ -295,13 +295,13 @@ def change_on_disk(path: Path, start: int, end: int) -> None:
 def test_conflict_dialog_appears_when_the_file_changed_on_disk_and_reload_takes_theirs(
     qtbot, window, demo_source, monkeypatch
 ):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     window.labels.add_interval(10, 20)
     path = label_path(window)
     qtbot.waitUntil(lambda: path.is_file() and not window.labels.editor.dirty, timeout=4000)
     change_on_disk(path, 200, 210)
     asked = []
-    monkeypatch.setattr(labels_controller, "ask_conflict", lambda parent, p: asked.append(p) or "reload")
+    monkeypatch.setattr(label_dialogs, "ask_conflict", lambda parent, p: asked.append(p) or "reload")
 
     window.labels.add_interval(100, 110)  # our edit; its save finds the file changed
 
@@ -313,12 +313,12 @@ def test_conflict_dialog_appears_when_the_file_changed_on_disk_and_reload_takes_
 
 
 def test_conflict_overwrite_keeps_their_version_as_backup(qtbot, window, demo_source, monkeypatch):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     window.labels.add_interval(10, 20)
     path = label_path(window)
     qtbot.waitUntil(lambda: path.is_file() and not window.labels.editor.dirty, timeout=4000)
     change_on_disk(path, 200, 210)
-    monkeypatch.setattr(labels_controller, "ask_conflict", lambda parent, p: "overwrite")
+    monkeypatch.setattr(label_dialogs, "ask_conflict", lambda parent, p: "overwrite")
 
     window.labels.add_interval(100, 110)
 
@@ -333,15 +333,15 @@ def test_conflict_overwrite_keeps_their_version_as_backup(qtbot, window, demo_so
 def test_conflict_decided_later_leaves_the_file_alone_until_saved_on_purpose(
     qtbot, window, demo_source, monkeypatch
 ):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     window.labels.add_interval(10, 20)
     path = label_path(window)
     qtbot.waitUntil(lambda: path.is_file() and not window.labels.editor.dirty, timeout=4000)
     change_on_disk(path, 200, 210)
     answers = ["later", "save_as"]
-    monkeypatch.setattr(labels_controller, "ask_conflict", lambda parent, p: answers.pop(0))
+    monkeypatch.setattr(label_dialogs, "ask_conflict", lambda parent, p: answers.pop(0))
     mine = path.with_name("mine.labels.json")
-    monkeypatch.setattr(labels_controller, "ask_save_path", lambda parent, suggested: mine)
+    monkeypatch.setattr(label_dialogs, "ask_save_path", lambda parent, suggested: mine)
 
     window.labels.add_interval(100, 110)
     qtbot.waitUntil(lambda: window.labels.editor.conflicted, timeout=4000)
@@ -379,7 +379,7 @@ def test_exported_clip_has_the_requested_frame_count(qtbot, opened, tmp_path):
     window = opened
     window.labels.add_interval(40, 60)  # selected after drawing
     ctrl(qtbot, window, Qt.Key.Key_E)
-    dialog = window.labels.export_dialog
+    dialog = window.labels.exchange.export_dialog
     assert dialog is not None and dialog.which.currentData() == "selected label"
     dialog.pad_before.setValue(0.2)  # 5 frames at 25 fps
     dialog.pad_after.setValue(0.2)
@@ -411,7 +411,7 @@ def test_an_invalid_label_file_is_left_alone(qtbot, window, demo_source):
     path.parent.mkdir(parents=True)
     path.write_text('{"format": "vad-review labels", "version": 1, "intervals": [oops')
 
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
 
     assert window.labels.editor.doc is None
     assert (

@@ -14,14 +14,15 @@ pytestmark = pytest.mark.gui
 
 
 def open_and_score(wait_scored, window, source, checkpoint, clip=None) -> None:
-    window.open_source(
+    window.opening.open_source(
         source,
         "demo-small",
         clip.labels if clip is not None else None,
         clip.categories if clip is not None else None,
     )
-    assert window.load_checkpoint(checkpoint)
+    window.load_checkpoint(checkpoint)  # loads in the window's worker, then scores
     wait_scored(window)
+    assert window.session.checkpoint is not None and window.session.checkpoint.path == checkpoint
 
 
 def test_scoring_the_synthetic_clip_draws_one_point_per_frame(
@@ -40,12 +41,14 @@ def test_scoring_the_synthetic_clip_draws_one_point_per_frame(
     assert "Scored 240 frames" in window.statusBar().currentMessage()
 
 
-def test_live_curve_grows_with_the_chunks(qtbot, wait_scored, window, demo_source, tiny_checkpoint):
+def test_live_curve_grows_with_the_chunks(
+    load_model, qtbot, wait_scored, window, demo_source, tiny_checkpoint
+):
     window.model_panel.set_batch_size(16)
     seen: list[int] = []
-    window.open_source(demo_source, "demo-small")
-    window.load_checkpoint(tiny_checkpoint)
-    window.score_worker.signals.chunk.connect(lambda update: seen.append(update.stop))
+    window.opening.open_source(demo_source, "demo-small")
+    load_model(window, tiny_checkpoint)
+    window.score_job.worker.signals.chunk.connect(lambda update: seen.append(update.stop))
     wait_scored(window)
 
     assert seen == sorted(seen) and len(seen) >= 10 and seen[-1] == len(demo_source)
@@ -59,67 +62,67 @@ def test_clicking_the_curve_seeks_to_that_frame(qtbot, wait_scored, window, demo
 
     qtbot.mouseClick(timeline.graphics.viewport(), Qt.MouseButton.LeftButton, pos=widget_point)
 
-    assert abs(window.frame_index - 100) <= 1
-    assert abs(timeline.playhead.value() - window.frame_index) < 1e-6
+    assert abs(window.playback.frame_index - 100) <= 1
+    assert abs(timeline.playhead.value() - window.playback.frame_index) < 1e-6
 
 
 def test_dragging_the_playhead_seeks(qtbot, window, demo_source):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     window.timeline.playhead.setValue(42.3)  # what a drag of the line does
-    assert window.frame_index == 42
+    assert window.playback.frame_index == 42
 
 
 def test_arrow_keys_step_one_frame_and_shift_arrows_jump_to_events(
     qtbot, wait_scored, window, demo_clip, demo_source, tiny_checkpoint
 ):
     open_and_score(wait_scored, window, demo_source, tiny_checkpoint, demo_clip)
-    window.seek(10)
+    window.playback.seek(10)
 
     qtbot.keyClick(window, Qt.Key.Key_Right)
-    assert window.frame_index == 11
+    assert window.playback.frame_index == 11
     qtbot.keyClick(window, Qt.Key.Key_Left)
     qtbot.keyClick(window, Qt.Key.Key_Left)
-    assert window.frame_index == 9
+    assert window.playback.frame_index == 9
 
     events = window.session.events
     following = [e for e in events if e.start > 9]
     qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
-    assert window.frame_index == (following[0].start if following else 9)
+    assert window.playback.frame_index == (following[0].start if following else 9)
 
 
 def test_space_plays_and_k_pauses(qtbot, window, demo_source):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     qtbot.keyClick(window, Qt.Key.Key_Space)
-    assert window.playing
-    qtbot.waitUntil(lambda: window.frame_index >= 3, timeout=3000)
+    assert window.playback.playing
+    qtbot.waitUntil(lambda: window.playback.frame_index >= 3, timeout=3000)
     qtbot.keyClick(window, Qt.Key.Key_K)
-    assert not window.playing
-    stopped_at = window.frame_index
+    assert not window.playback.playing
+    stopped_at = window.playback.frame_index
     qtbot.wait(150)
-    assert window.frame_index == stopped_at
+    assert window.playback.frame_index == stopped_at
 
 
 def test_l_twice_plays_faster_and_j_plays_backwards(qtbot, window, demo_source):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     qtbot.keyClick(window, Qt.Key.Key_L)
     qtbot.keyClick(window, Qt.Key.Key_L)
-    assert window.playing and window.transport.current_speed() == 1.5
-    window.seek(100)
+    assert window.playback.playing and window.transport.current_speed() == 1.5
+    window.playback.seek(100)
     qtbot.keyClick(window, Qt.Key.Key_J)
-    qtbot.waitUntil(lambda: window.frame_index < 98, timeout=3000)
-    window.pause()
+    qtbot.waitUntil(lambda: window.playback.frame_index < 98, timeout=3000)
+    window.playback.pause()
 
 
 def test_events_table_click_seeks_to_the_event(qtbot, wait_scored, window, demo_source, tiny_checkpoint):
     open_and_score(wait_scored, window, demo_source, tiny_checkpoint)
-    window.set_threshold(0.3)  # a low threshold, so that an untrained model flags something
+    window.scoring.set_threshold(0.3)  # a low threshold, so that an untrained model flags something
     assert window.session.events, "expected at least one event at threshold 0.3"
     last = len(window.session.events) - 1
     rect = window.events_table.visualItemRect(window.events_table.item(last, 0))
 
     qtbot.mouseClick(window.events_table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
-    assert window.frame_index == window.session.events[last].start
+    assert window.playback.frame_index == window.session.events[last].start
     assert window.timeline.events.selected == last
 
 
@@ -136,37 +139,37 @@ def test_dragging_the_threshold_line_recomputes_events(
 
 
 def test_cancelling_a_running_job_stops_it_and_clears_the_partial_curve(
-    qtbot, window, demo_source, tiny_checkpoint
+    load_model, qtbot, window, demo_source, tiny_checkpoint
 ):
     window.model_panel.set_batch_size(1)
-    window.open_source(demo_source, "demo-small")
-    window.load_checkpoint(tiny_checkpoint)
-    worker = window.score_worker
+    window.opening.open_source(demo_source, "demo-small")
+    load_model(window, tiny_checkpoint)
+    worker = window.score_job.worker
     assert worker is not None
     qtbot.waitUntil(lambda: window.session.scored > 0, timeout=10_000)
 
     qtbot.keyClick(window, Qt.Key.Key_Escape)
 
     assert worker.wait(10)
-    assert window.score_worker is None and worker.result is None
+    assert not window.score_job.running and worker.result is None
     assert not window.session.complete and window.session.scored == 0
-    window._flush_scores()
+    window.scoring.flush()
     assert window.timeline.curve_points() == 0
     assert "cancelled" in window.statusBar().currentMessage()
     assert window.model_panel.score_button.isEnabled()
 
 
 def test_switching_model_mid_run_keeps_only_the_new_models_scores(
-    qtbot, wait_scored, window, demo_source, tiny_checkpoint, other_checkpoint
+    load_model, qtbot, wait_scored, window, demo_source, tiny_checkpoint, other_checkpoint
 ):
     from vad_core.checkpoint import load_checkpoint
 
     window.model_panel.set_batch_size(4)
-    window.open_source(demo_source, "demo-small")
-    window.load_checkpoint(tiny_checkpoint)
-    first = window.score_worker
+    window.opening.open_source(demo_source, "demo-small")
+    load_model(window, tiny_checkpoint)
+    first = window.score_job.worker
     qtbot.waitUntil(lambda: window.session.scored > 0, timeout=10_000)
-    window.load_checkpoint(other_checkpoint)
+    load_model(window, other_checkpoint)
     wait_scored(window)
 
     assert first.wait(10)
@@ -181,12 +184,12 @@ def test_reopening_a_scored_video_reads_the_cache(qtbot, wait_scored, window, de
 
     open_and_score(wait_scored, window, ArraySource(demo_clip.frames.copy(), 25.0, "a"), tiny_checkpoint)
     first = window.session.buffers.errors.copy()
-    assert not window.last_score_summary.cached
+    assert not window.scoring.last_summary.cached
 
-    window.open_source(ArraySource(demo_clip.frames.copy(), 25.0, "b"), "again")
+    window.opening.open_source(ArraySource(demo_clip.frames.copy(), 25.0, "b"), "again")
     wait_scored(window)
 
-    assert window.last_score_summary.cached
+    assert window.scoring.last_summary.cached
     np.testing.assert_array_equal(window.session.buffers.errors, first)
     assert window.session.maps is not None and window.session.maps.dtype == np.float16
     assert "cache" in window.statusBar().currentMessage()
@@ -196,7 +199,7 @@ def test_overlay_is_the_frames_error_map_scaled_to_the_frame(
     qtbot, wait_scored, window, demo_source, tiny_checkpoint
 ):
     open_and_score(wait_scored, window, demo_source, tiny_checkpoint)
-    window.seek(20)
+    window.playback.seek(20)
     image = window.video_view.overlay_item.image
     assert image is not None and image.shape == demo_source.frame_size
     assert window.video_view.overlay_item.isVisible()
@@ -210,9 +213,9 @@ def test_side_by_side_shows_input_reconstruction_and_error(
     qtbot, wait_scored, window, demo_source, tiny_checkpoint
 ):
     open_and_score(wait_scored, window, demo_source, tiny_checkpoint)
-    window.seek(30)
+    window.playback.seek(30)
     qtbot.waitUntil(
-        lambda: window.recon_worker is None and window.side_by_side.items["reconstruction"].image is not None
+        lambda: not window.recon.job.running and window.side_by_side.items["reconstruction"].image is not None
     )
     for name in ("input", "reconstruction", "error"):
         assert window.side_by_side.items[name].image.shape[:2] == (64, 64)
@@ -222,7 +225,7 @@ def test_a_corrupt_video_shows_a_dialog_naming_the_file(qtbot, window, tmp_path)
     broken = tmp_path / "broken.avi"
     broken.write_bytes(b"this is not a video" * 100)
 
-    assert not window.open_path(broken)
+    assert not window.opening.open_path(broken)
 
     dialog = window.error_dialog
     assert dialog is not None and dialog.isVisible()
@@ -231,8 +234,8 @@ def test_a_corrupt_video_shows_a_dialog_naming_the_file(qtbot, window, tmp_path)
     assert window.session.source is None  # nothing half-opened; the window stays usable
 
 
-def test_an_incompatible_checkpoint_shows_a_dialog_and_keeps_the_old_model(
-    qtbot, window, tiny_checkpoint, tmp_path
+def test_an_incompatible_checkpoint_shows_one_line_naming_it_and_keeps_the_old_model(
+    qtbot, window, load_model, tiny_checkpoint, tmp_path
 ):
     import json
     import shutil
@@ -243,25 +246,84 @@ def test_an_incompatible_checkpoint_shows_a_dialog_and_keeps_the_old_model(
     description["model"]["name"] = "bcae2"  # the weights are BCAE1's
     description.pop("weights_sha256", None)
     bad.with_suffix(".json").write_text(json.dumps(description))
-    window.load_checkpoint(tiny_checkpoint)
+    load_model(window, tiny_checkpoint)
 
-    assert not window.load_checkpoint(bad)
+    with qtbot.waitSignal(window.checkpoints.failed, timeout=30_000) as failed:
+        window.load_checkpoint(bad)
 
-    assert "wrong.safetensors" in window.error_dialog.text()
+    text = window.error_dialog.text()
+    assert window.error_dialog.windowTitle() == "Cannot load checkpoint"
+    assert "wrong.safetensors" in text and "\n" not in text and text == failed.args[0]
     assert window.session.checkpoint.path == tiny_checkpoint
+    qtbot.waitUntil(lambda: not window.checkpoints.loading and not window.busy_indicator.isVisible())
+
+
+def test_a_checkpoint_that_fails_unexpectedly_is_shown_as_one_sentence(
+    qtbot, window, tiny_checkpoint, monkeypatch
+):
+    import vad_core.checkpoint
+
+    def broken(path, device="cpu"):
+        raise RuntimeError("storage has wrong byte size\n  a second line of torch's message")
+
+    monkeypatch.setattr(vad_core.checkpoint, "load_checkpoint", broken)
+    with qtbot.waitSignal(window.checkpoints.failed, timeout=30_000):
+        window.load_checkpoint(tiny_checkpoint)
+
+    assert window.error_dialog.text() == (
+        f"{tiny_checkpoint}: cannot be loaded (RuntimeError: storage has wrong byte size)"
+    )
+    assert window.session.checkpoint is None
+
+
+def test_loading_a_checkpoint_runs_in_a_worker_while_the_window_stays_usable(
+    qtbot, window, demo_source, tiny_checkpoint, monkeypatch, wait_scored
+):
+    import threading
+
+    import vad_core.checkpoint
+
+    real_load = vad_core.checkpoint.load_checkpoint
+    release, threads = threading.Event(), []
+
+    def slow_load(path, device="cpu"):
+        threads.append(threading.current_thread())
+        assert release.wait(20)
+        return real_load(path, device=device)
+
+    monkeypatch.setattr(vad_core.checkpoint, "load_checkpoint", slow_load)
+    window.opening.open_source(demo_source, "demo-small")
+
+    window.load_checkpoint(tiny_checkpoint)  # returns at once
+
+    qtbot.waitUntil(lambda: bool(threads))
+    assert threads[0] is not threading.main_thread()
+    assert window.checkpoints.loading and window.busy_indicator.isVisible()
+    assert "loading the model tiny_bcae1_0.safetensors" in window.busy_indicator.text()
+    window.playback.seek(17)  # the window stays usable meanwhile
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    assert window.playback.frame_index == 18 and window.session.checkpoint is None
+
+    with qtbot.waitSignal(window.checkpoints.loaded, timeout=30_000):
+        release.set()
+    assert not window.busy_indicator.isVisible()
+    assert window.settings.last_checkpoint() == str(tiny_checkpoint)
+    wait_scored(window)  # the open video is scored with the new model
+    assert window.timeline.curve_points() == len(demo_source)
 
 
 def test_closing_the_window_cancels_running_jobs(qtbot, home, demo_source, tiny_checkpoint):
-    from app.main_window import MainWindow
     from app.settings import AppSettings, _MemoryStore
+    from app.windows.review_window import ReviewWindow
     from vad_core.inference.score_cache import ScoreCache
 
-    win = MainWindow(settings=AppSettings(_MemoryStore()), cache=ScoreCache(home / "c"))
+    win = ReviewWindow(settings=AppSettings(_MemoryStore()), cache=ScoreCache(home / "c"))
     win.show()
     win.model_panel.set_batch_size(1)
-    win.open_source(demo_source, "demo-small")
-    win.load_checkpoint(tiny_checkpoint)
-    worker = win.score_worker
+    win.opening.open_source(demo_source, "demo-small")
+    with qtbot.waitSignal(win.checkpoints.loaded, timeout=30_000):
+        win.load_checkpoint(tiny_checkpoint)
+    worker = win.score_job.worker
     qtbot.waitUntil(lambda: win.session.scored > 0, timeout=10_000)
 
     win.close()
@@ -271,50 +333,53 @@ def test_closing_the_window_cancels_running_jobs(qtbot, home, demo_source, tiny_
 
 
 def test_demo_without_a_bundled_model_offers_to_train_one(qtbot, window, monkeypatch):
-    monkeypatch.setattr("app.main_window._bundled_demo_models", lambda: [])
-    window.open_demo()
+    monkeypatch.setattr("app.controllers.demo.bundled_demo_models", lambda: [])
+    window.demo.open_demo()
 
     assert window.session.source_name == "demo (synthetic)"
     assert window.session.ground_truth is not None and window.session.ground_truth.sum() == 120
-    assert window.info_dialog is not None and window.info_dialog.isVisible()
-    assert "Train a demo model" in [b.text().rstrip("…") + "…" for b in window.info_dialog.buttons()][0]
-    window.info_dialog.close()
+    assert window.demo.info_dialog is not None and window.demo.info_dialog.isVisible()
+    assert "Train a demo model" in [b.text().rstrip("…") + "…" for b in window.demo.info_dialog.buttons()][0]
+    window.demo.info_dialog.close()
 
 
 def test_demo_uses_the_bundled_model_when_present(qtbot, window, monkeypatch, tiny_checkpoint):
-    monkeypatch.setattr("app.main_window._bundled_demo_models", lambda: [tiny_checkpoint])
-    window.open_demo()
-    assert window.session.checkpoint is not None
+    monkeypatch.setattr("app.controllers.demo.bundled_demo_models", lambda: [tiny_checkpoint])
+    with qtbot.waitSignal(window.checkpoints.loaded, timeout=30_000):
+        window.demo.open_demo()
+    assert window.session.checkpoint.path == tiny_checkpoint
     window.cancel_jobs()
 
 
 def test_help_lists_the_playback_shortcuts(qtbot, window):
-    window.show_help()
+    window.help.show_shortcuts()
     rows = {
-        window.help_dialog.table.item(r, 1).text(): window.help_dialog.table.item(r, 0).text()
-        for r in range(window.help_dialog.table.rowCount())
+        window.help.shortcuts_dialog.table.item(r, 1).text(): window.help.shortcuts_dialog.table.item(
+            r, 0
+        ).text()
+        for r in range(window.help.shortcuts_dialog.table.rowCount())
     }
     assert rows["Play / pause"] == "Space"
     assert "Left" in rows["Step one frame back"]
     assert rows["Next event"] == "Shift+Right"
     assert {"Play backwards (again: faster)", "Pause", "Play forwards (again: faster)"} <= set(rows)
-    window.help_dialog.close()
+    window.help.shortcuts_dialog.close()
 
 
 def test_marking_normal_frames_with_i_and_o(qtbot, window, demo_source):
-    window.open_source(demo_source, "demo-small")
-    window.seek(5)
+    window.opening.open_source(demo_source, "demo-small")
+    window.playback.seek(5)
     qtbot.keyClick(window, Qt.Key.Key_I)
-    window.seek(40)
+    window.playback.seek(40)
     qtbot.keyClick(window, Qt.Key.Key_O)
     assert window.session.normal_ranges == [(5, 41)]
     assert window.timeline.band("normal").intervals == [(5, 41)]
 
 
 def test_train_on_this_footage_trains_and_loads_the_model(qtbot, wait_scored, window, demo_source):
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     window.session.mark_normal(0, 40)
-    window.open_train_dialog()
+    window.training.open_dialog()
     dialog = window.train_dialog
     dialog.size.setCurrentIndex(0)  # 64x64
     dialog.epochs.setValue(1)
@@ -326,24 +391,25 @@ def test_train_on_this_footage_trains_and_loads_the_model(qtbot, wait_scored, wi
 
     assert dialog.checkpoint is not None and dialog.checkpoint.is_file(), dialog.status.text()
     assert dialog.train_curve.getData()[0] is not None
-    dialog.use_button.click()
+    with qtbot.waitSignal(window.checkpoints.loaded, timeout=30_000):
+        dialog.use_button.click()
     assert window.session.checkpoint is not None
     assert window.session.checkpoint.trained_on == "demo-small"
     wait_scored(window)
 
 
 def test_retraining_starts_from_the_loaded_models_architecture_and_options(
-    qtbot, wait_scored, window, demo_source
+    load_model, qtbot, wait_scored, window, demo_source
 ):
     """A loaded 16-filter U-Net is retrained as a 16-filter U-Net, not as the zoo's default width."""
     from vad_core.resources import demo_model_path
 
-    window.open_source(demo_source, "demo-small")
-    assert window.load_checkpoint(demo_model_path("temporal"))  # the 16-filter U-Net
+    window.opening.open_source(demo_source, "demo-small")
+    load_model(window, demo_model_path("temporal"))  # the 16-filter U-Net
     wait_scored(window)
     assert window.model_panel.architecture_choice() == "unet_predictor"
     window.session.mark_normal(0, 40)
-    window.open_train_dialog()
+    window.training.open_dialog()
     dialog = window.train_dialog
     assert dialog.architecture.currentText() == "unet_predictor"
     assert dialog.train_config().model.options["base_filters"] == 16
@@ -397,28 +463,28 @@ def test_out_of_memory_halves_the_batch_and_says_so_in_the_status_bar(
     checkpoint.model.forward = forward_with_little_memory
     messages: list[str] = []
     window.statusBar().messageChanged.connect(messages.append)
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     window.set_checkpoint(checkpoint)
     wait_scored(window)
 
     assert any("batch size halved to 16" in m for m in messages)
-    assert window.last_score_summary.batch_size == 8
+    assert window.scoring.last_summary.batch_size == 8
     assert "halved to 8" in window.statusBar().currentMessage()
     assert window.timeline.curve_points() == len(demo_source)
 
 
 def test_switching_video_mid_run_scores_only_the_new_video(
-    qtbot, wait_scored, window, demo_clip, tiny_checkpoint
+    load_model, qtbot, wait_scored, window, demo_clip, tiny_checkpoint
 ):
     from vad_core.checkpoint import load_checkpoint
     from vad_core.sources.base import ArraySource
 
     window.model_panel.set_batch_size(4)
-    window.load_checkpoint(tiny_checkpoint)
-    window.open_source(ArraySource(demo_clip.frames, 25.0, "long"), "long")
+    load_model(window, tiny_checkpoint)
+    window.opening.open_source(ArraySource(demo_clip.frames, 25.0, "long"), "long")
     qtbot.waitUntil(lambda: window.session.scored > 0, timeout=10_000)
     short = ArraySource(demo_clip.frames[::-1][:50].copy(), 25.0, "short")
-    window.open_source(short, "short")
+    window.opening.open_source(short, "short")
     wait_scored(window)
 
     assert window.timeline.curve_points() == 50
@@ -434,7 +500,7 @@ def test_a_dataset_clip_opens_with_its_ground_truth(qtbot, window, tmp_path):
     )
     write_synthetic_dataset(tmp_path / "synth", config, demo=False)
 
-    assert window.open_path(f"{tmp_path / 'synth'}::test_01_spatial")
+    assert window.opening.open_path(f"{tmp_path / 'synth'}::test_01_spatial")
 
     assert len(window.session.source) == 60
     truth = window.timeline.band("truth").intervals
@@ -446,7 +512,7 @@ def test_later_panels_plug_in_as_a_timeline_band_and_a_right_dock(qtbot, window,
     from PySide6.QtWidgets import QLabel
 
     band = window.timeline.add_band("labels", "#90caf9", "labels")
-    window.open_source(demo_source, "demo-small")
+    window.opening.open_source(demo_source, "demo-small")
     band.set_intervals([(3, 9)])
     dock = window.add_right_dock("Explain", QLabel("why"))
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.jobs import ScoreBuffers, ScoreUpdate, score_job
-from app.player import PlaybackClock
-from app.session import ReviewSession, mask_intervals, robust_max
-from app.workers import Notice, Progress, Worker
+from app.controllers.playback_clock import PlaybackClock
+from app.jobs.review import ScoreBuffers, ScoreUpdate, score_job
+from app.jobs.worker import Notice, Progress, Worker
+from app.review_session import ReviewSession, mask_intervals, robust_max
 from vad_core.checkpoint import load_checkpoint
 from vad_core.inference.config import InferenceConfig
 from vad_core.inference.score_cache import ScoreCache
@@ -152,7 +152,7 @@ def test_non_finite_errors_leave_gaps_live_and_a_problem_when_final():
 def test_workers_read_video_files_through_their_own_decoder(tmp_path, demo_clip):
     import cv2
 
-    from app.jobs import independent_reader
+    from app.jobs.threads import independent_reader
     from vad_core.sources import open_source
 
     path = tmp_path / "clip.avi"

@@ -96,8 +96,8 @@ def clips(panel) -> list[str]:
 
 
 def test_opening_batch_results_shows_the_worst_clips_first(window, results):
-    assert window.open_batch_results(results)
-    panel = window.triage_dock.widget()
+    assert window.batch.open_results(results)
+    panel = window.batch.dock.widget()
 
     assert clips(panel) == ["cam1/b", "cam2/c", "cam1/a", "cam2/broken.avi"]  # max error, failed last
     panel.sort_by("max_error", Qt.SortOrder.AscendingOrder)
@@ -114,29 +114,30 @@ def test_opening_batch_results_shows_the_worst_clips_first(window, results):
 
 
 def test_double_click_opens_the_clip_with_its_stored_scores_without_scoring(
-    qtbot, window, results, tiny_checkpoint
+    qtbot, window, load_model, results, tiny_checkpoint
 ):
-    assert window.load_checkpoint(tiny_checkpoint)  # a model is loaded, yet nothing may be scored
-    assert window.open_batch_results(results)
-    panel = window.triage_dock.widget()
+    load_model(window, tiny_checkpoint)  # a model is loaded, yet nothing may be scored
+    assert window.batch.open_results(results)
+    panel = window.batch.dock.widget()
     qtbot.waitUntil(lambda: panel.view.isVisible() and panel.view.viewport().height() > 60)
     started = []
     window.pool.start = lambda worker, _start=window.pool.start: started.append(worker.name) or _start(worker)
 
     double_click(qtbot, panel.view, panel.view_index("cam1/b"))
+    qtbot.waitUntil(lambda: window.session.complete and not window.batch.loading, timeout=10_000)
 
     session = window.session
     assert session.source is not None and len(session.source) == 40
     assert session.complete and session.from_cache
     assert window.timeline.curve_points() == 40
     assert [(e.start, e.end) for e in session.events] == [(10, 20)]
-    assert window.score_worker is None and "scoring" not in started
+    assert not window.score_job.running and "scoring" not in started and "batch clip" in started
     assert "nothing was recomputed" in window.statusBar().currentMessage()
 
 
 def test_a_failed_clip_shows_its_error(qtbot, window, results):
-    assert window.open_batch_results(results)
-    panel = window.triage_dock.widget()
+    assert window.batch.open_results(results)
+    panel = window.batch.dock.widget()
     index = panel.view_index("cam2/broken.avi", "error")
     reason = FAILED_REASON.format(path=results.parent / "archive" / "cam2" / "broken.avi")
 
@@ -153,7 +154,7 @@ def test_a_failed_clip_shows_its_error(qtbot, window, results):
 def test_a_folder_without_an_index_is_reported(window, tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr(window, "show_error", lambda title, message: shown.append(message))
-    assert not window.open_batch_results(tmp_path)
+    assert not window.batch.open_results(tmp_path)
     assert shown and "index.sqlite" in shown[0]
 
 
@@ -161,11 +162,63 @@ def test_scores_that_do_not_fit_the_clip_are_reported(qtbot, window, results, mo
     write_scores(results / "scores" / "cam1" / "a", np.ones(99, np.float32))  # the clip has 30 frames
     shown = []
     monkeypatch.setattr(window, "show_error", lambda title, message: shown.append((title, message)))
-    assert window.open_batch_results(results)
-    panel = window.triage_dock.widget()
+    assert window.batch.open_results(results)
+    panel = window.batch.dock.widget()
     qtbot.waitUntil(lambda: panel.view.isVisible() and panel.view.viewport().height() > 60)
 
     double_click(qtbot, panel.view, panel.view_index("cam1/a"))
+    qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
 
     assert shown and "99 frames" in shown[0][1] and "30" in shown[0][1]
-    assert not window.session.complete and window.score_worker is None
+    assert not window.session.complete and not window.score_job.running
+
+
+def test_a_batch_clip_is_read_in_a_worker_while_the_window_stays_usable(qtbot, window, results, monkeypatch):
+    import threading
+
+    import vad_core.inference.scores_file as scores_file
+
+    real_read = scores_file.read_scores
+    release, threads = threading.Event(), []
+
+    def slow_read(path, load_maps=True):
+        threads.append(threading.current_thread())
+        assert release.wait(20)
+        return real_read(path, load_maps=load_maps)
+
+    monkeypatch.setattr(scores_file, "read_scores", slow_read)
+    assert window.batch.open_results(results)
+    panel = window.batch.dock.widget()
+    qtbot.waitUntil(lambda: panel.view.isVisible() and panel.view.viewport().height() > 60)
+
+    double_click(qtbot, panel.view, panel.view_index("cam2/c"))
+
+    qtbot.waitUntil(lambda: bool(threads))
+    assert threads[0] is not threading.main_thread()
+    assert window.batch.loading and window.busy_indicator.isVisible()
+    assert "reading cam2/c" in window.busy_indicator.text()
+    panel.sort_by("camera", Qt.SortOrder.AscendingOrder)  # the table stays usable meanwhile
+    assert clips(panel)[0].startswith("cam1/") and window.session.source is None
+
+    release.set()
+    qtbot.waitUntil(lambda: window.session.complete, timeout=10_000)
+    assert len(window.session.source) == 50 and window.session.maps is None  # the run kept no maps
+    assert not window.busy_indicator.isVisible()
+
+
+def test_an_unreadable_scores_file_is_one_line_naming_it(qtbot, window, results):
+    broken = results / "scores" / "cam1" / "b.npz"
+    broken.write_bytes(b"not a scores file")
+    assert window.batch.open_results(results)
+    panel = window.batch.dock.widget()
+    qtbot.waitUntil(lambda: panel.view.isVisible() and panel.view.viewport().height() > 60)
+
+    double_click(qtbot, panel.view, panel.view_index("cam1/b"))
+    qtbot.waitUntil(
+        lambda: window.error_dialog is not None and window.error_dialog.isVisible(), timeout=10_000
+    )
+
+    assert window.error_dialog.windowTitle() == "Cannot open clip"
+    text = window.error_dialog.text()
+    assert "b.npz" in text and "\n" not in text
+    assert window.session.source is None and not window.batch.loading

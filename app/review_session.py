@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.jobs import ScoreBuffers, ScoreUpdate
+from app.jobs.review import ScoreBuffers, ScoreUpdate
 from vad_core.checkpoint import Checkpoint
 from vad_core.errors import ConfigError
 from vad_core.inference.config import InferenceConfig

@@ -1,12 +1,14 @@
-"""The review window's long jobs as plain generators (no Qt): scoring, training, reconstruction.
+"""The review window's long jobs as plain generators (no Qt): scoring, training, reconstruction,
+reading a batch run's clip.
 
-``app.workers.Worker`` runs any of them on a pool thread. Each yields partial results, ``Progress``
+``app.jobs.worker.Worker`` runs any of them on a pool thread. Each yields partial results, ``Progress``
 and ``Notice`` items, and returns a summary; stopping the generator (``close()``) stops the job.
 
 * ``score_job`` - asks the score cache first; otherwise runs ``vad_core.inference.score_source``
   chunk by chunk into shared buffers, and stores the finished result in the cache.
 * ``train_job`` - builds a ``FrameBank`` from the selected frames and runs ``train_iter``.
 * ``reconstruct_job`` - one frame's input, reconstruction and error (the side-by-side view).
+* ``batch_clip_job`` - a clip of a batch run: its stored scores (maps included) and its video.
 
 Example::
 
@@ -16,12 +18,8 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-import threading
+import logging
 import time
-import weakref
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,71 +27,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.workers import Notice, Progress
+from app.jobs.threads import independent_reader, limit_torch_threads, lower_thread_priority, model_lock
+from app.jobs.worker import Notice, Progress
+from vad_core.errors import VadError
 from vad_core.inference.config import InferenceConfig
 from vad_core.inference.score_cache import ScoreCache
 from vad_core.sources.base import FrameSource
 
 if TYPE_CHECKING:  # torch loads when the first job runs, not when the window starts
+    from vad_core.inference.scores_file import ScoresFile
     from vad_core.inference.scoring_loop import FrameReconstruction
     from vad_core.models.base import AnomalyModel
 
-
-def limit_torch_threads() -> int:
-    """Leave one core to the GUI thread: torch in this (worker) thread uses ``cores - 1`` threads.
-
-    The setting is per thread (OpenMP); pool threads are reused, so it is only changed once each.
-    """
-    import torch
-
-    threads = max(1, (os.cpu_count() or 2) - 1)
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
-    return threads
-
-
-def lower_thread_priority(niceness: int = 10) -> None:
-    """Let the GUI thread win the CPU over this worker thread (Linux: per-thread nice value).
-
-    Elsewhere (or without permission) nothing happens. Pool threads keep the value; they only run jobs.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        tid = threading.get_native_id()
-        if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
-            os.setpriority(os.PRIO_PROCESS, tid, niceness)
-
-
-_model_locks: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
-_registry_lock = threading.Lock()
-
-
-def model_lock(model: Any) -> threading.Lock:
-    """The lock that lets one thread at a time run ``model`` (scoring and reconstruction share it)."""
-    with _registry_lock:
-        lock = _model_locks.get(model)
-        if lock is None:
-            lock = _model_locks[model] = threading.Lock()
-        return lock
-
-
-def independent_reader(source: FrameSource) -> FrameSource:
-    """A second decoder for a video file, so a worker's sequential reads do not fight the GUI's seeks.
-
-    Video files decode through one ``cv2.VideoCapture`` guarded by a lock: when playback and a
-    worker share it, every read becomes a seek. Other sources are returned as they are.
-    """
-    from vad_core.errors import SourceError
-    from vad_core.sources.video_file import VideoFileSource
-
-    if isinstance(source, VideoFileSource) and source.path is not None:
-        try:
-            reader = VideoFileSource(source.path)
-        except SourceError:
-            return source
-        return reader if len(reader) == len(source) else source
-    return source
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -232,3 +178,25 @@ def reconstruct_job(
         from vad_core.inference.scoring_loop import reconstruct_frame
 
         return index, reconstruct_frame(model, source, index, config)
+
+
+def batch_clip_job(
+    video: str | Path, fps: float | None, scores_path: str | Path
+) -> Generator[Any, None, tuple[ScoresFile, FrameSource]]:
+    """The stored scores (errors and the whole map array) of a batch run's clip and its opened video.
+
+    Any failure is a ``VadError`` naming the file, so the window can show it as one line.
+    """
+    from vad_core.inference.scores_file import read_scores
+    from vad_core.sources import open_source
+
+    yield Notice(f"reading the scores of {Path(video).name}")
+    try:
+        scores = read_scores(scores_path)
+        source = open_source(video, fps=fps)
+    except VadError:
+        raise
+    except Exception as error:  # whatever the files hold, the window gets one line
+        log.exception("cannot open batch clip %s", video)
+        raise VadError(video, f"cannot be opened ({type(error).__name__}: {error})") from error
+    return scores, source

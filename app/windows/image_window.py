@@ -1,4 +1,4 @@
-"""Image inspection mode: rank a category's test images (MVTec AD parts) by anomaly score and explain them.
+"""Image inspection: rank a category's test images (MVTec AD parts) by anomaly score and explain them.
 
 A window of its own (File > Open image dataset… in the review window, or an MVTec folder opened
 there): open a category folder (``train/good``, ``test/<defect>``, ``ground_truth/<defect>``; any
@@ -7,279 +7,107 @@ checkpoint or train a BCAE1 on ``train/good`` (the review window's training dial
 images are scored in a worker (``vad_core.evaluation.images.inspect_iter``).
 
 * left: the category and model, image-level and pixel-level AUROC (overall and per defect type),
-  the heatmap controls, and the thumbnails sorted by score (frame colour = ground truth:
-  red defective, green good);
+  and the thumbnails sorted by score (frame colour = ground truth: red defective, green good);
 * centre: the selected image with its error map as a colour overlay (one scale for the whole
-  category: the 99th percentile of all map pixels) and the ground-truth mask outlined in green;
+  category: the 99th percentile of all map pixels), the ground-truth mask outlined in green, and
+  the heatmap controls;
 * right: the explainability panel (``app.widgets.explain_panel``) for the selected image,
   calibrated on the test split's errors and labels (thesis 3.8.5, G-mean threshold).
 
-Jobs (plain generators on ``app.workers.Worker``): ``thumbnail_job`` reads and shrinks the test
-images, ``inspect_job`` scores them (one batch at a time under ``app.jobs.model_lock``) and
-computes the metrics.
+Jobs (plain generators in ``app.jobs.images``): ``thumbnail_job`` reads and shrinks the test
+images, ``inspect_job`` scores them and computes the metrics. Actions, messages, the scoring
+job's lifecycle, loading a checkpoint in a worker and closing are shared with the review window
+(``app.windows.base.AppWindow``).
 
 Example::
 
-    window = ImageModeWindow()
+    window = ImageWindow()
     window.show()
     window.open_dataset("../shared/datasets/mvtec_bottle_256/bottle")
-    window.load_checkpoint("runs/xai/bottle_bcae1_128.safetensors")   # scores the test images
+    window.load_checkpoint("runs/xai/bottle_bcae1_128.safetensors")   # loads, then scores the test images
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import math
 import sys
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from app.explain_jobs import ExplainTarget
-from app.jobs import limit_torch_threads, lower_thread_priority, model_lock
-from app.review_explainer import image_calibration
-from app.session import robust_max
+from app.jobs.calibration import image_calibration
+from app.jobs.current_job import CurrentJob
+from app.jobs.explain import ExplainTarget
+from app.jobs.images import THUMBNAIL_SIDE, frame_model_names, inspect_job, thumbnail_job
+from app.review_session import robust_max
 from app.settings import AppSettings
 from app.widgets.explain_panel import ExplainPanel
 from app.widgets.heatmap_controls import HeatmapControls
 from app.widgets.map_tile import draw_contours
 from app.widgets.thumbnail_list import ThumbnailList
 from app.widgets.video_view import VideoView
-from app.workers import Progress, Worker, WorkerPool
-from vad_core.checkpoint import Checkpoint, load_checkpoint
+from app.windows.base import AppWindow
+from vad_core.checkpoint import Checkpoint
 from vad_core.datasets.base import ImageDataset, ImageSample
 from vad_core.errors import VadError
-from vad_core.evaluation.images import (
-    ImageChunk,
-    ImageInspection,
-    ImageModeConfig,
-    inspect_iter,
-    mask_outline,
-)
+from vad_core.evaluation.images import ImageInspection, mask_outline
 from vad_core.explain import Calibration
 from vad_core.sources.image_files import read_image
 
-THUMBNAIL_SIDE = 88
 MASK_PEN = pg.mkPen("#69f0ae", width=2)
-
-
-# ============================================================================ jobs (no Qt)
-def thumbnail_job(samples: Sequence[ImageSample], side: int = THUMBNAIL_SIDE) -> Generator[Any, None, int]:
-    """Read and shrink every image; yields ``(index, uint8 thumbnail)`` and ``Progress``."""
-    import cv2
-
-    lower_thread_priority()
-    total = len(samples)
-    for index, sample in enumerate(samples):
-        image = read_image(sample.path)
-        height, width = image.shape[:2]
-        factor = side / max(height, width)
-        size = (max(1, round(width * factor)), max(1, round(height * factor)))
-        yield index, cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        yield Progress(index + 1, total)
-    return total
-
-
-def inspect_job(
-    checkpoint: Checkpoint, dataset: ImageDataset, config: ImageModeConfig | None = None
-) -> Generator[Any, None, ImageInspection]:
-    """Score the test images batch by batch (``ImageChunk`` + ``Progress``), then compute the metrics."""
-    lower_thread_priority()
-    limit_torch_threads()
-    total = len(dataset.test)
-    yield Progress(0, total, f"scoring {total} test images of {dataset.category}")
-    iterator = inspect_iter(checkpoint, dataset, config=config)
-    lock = model_lock(checkpoint.model)
-    while True:
-        with lock:  # one batch at a time holds the model; the explain panel copies it in between
-            try:
-                chunk: ImageChunk = next(iterator)
-            except StopIteration as stop:
-                inspection: ImageInspection = stop.value
-                break
-        yield chunk
-        yield Progress(chunk.stop, chunk.total)
-    yield Progress(total, total, "computing image and pixel AUROC")
-    _ = inspection.pixel_auroc, inspection.per_defect()  # reads every mask: here, not on the GUI thread
-    return inspection
-
-
-@functools.cache
-def frame_model_names() -> tuple[str, ...]:
-    """Registered architectures that score single images (image mode needs a frame model)."""
-    from vad_core.models import ModelConfig, build_model, model_names
-
-    names = []
-    for name in model_names():
-        try:
-            if build_model(ModelConfig(name, 1, (64, 64))).spec.mode == "frame":
-                names.append(name)
-        except Exception:
-            continue
-    return tuple(names)
 
 
 def percent(value: float) -> str:
     return "n/a" if not math.isfinite(value) else f"{100 * value:.1f} %"
 
 
-# ============================================================================ the window
-class ImageModeWindow(QMainWindow):
+class ImageWindow(AppWindow):
     """Thumbnails by score, the selected image with its error map and mask, and its explanations."""
 
     def __init__(self, settings: AppSettings | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.settings = settings or AppSettings()
-        self.pool = WorkerPool(max_threads=3, parent=self)
+        super().__init__(settings, "Load a frame-model checkpoint", remember_checkpoint=False, parent=parent)
         self.dataset: ImageDataset | None = None
         self.checkpoint: Checkpoint | None = None
         self.inspection: ImageInspection | None = None
         self.calibration: Calibration | None = None
         self.map_scale = 1.0
         self.current: int | None = None
-        self.score_worker: Worker | None = None
-        self.thumb_worker: Worker | None = None
-        self.train_dialog: Any = None
-        self.error_dialog: QMessageBox | None = None
+        self.thumb_job = CurrentJob(self.pool, self)
         self._last_dir: Path | None = None
         self.setWindowTitle("vad-review: image inspection")
-        self.actions_by_name: dict[str, QAction] = {}
         self._build_actions()
-
-        # -- left column: category, model, metrics, heatmap controls, thumbnails --------------------
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(4, 4, 4, 4)
-        left_layout.setSpacing(4)
-        data_box = QGroupBox("Category and model")
-        data_layout = QVBoxLayout(data_box)
-        data_layout.setContentsMargins(6, 4, 6, 4)
-        self.dataset_label = QLabel("No category open.")
-        self.dataset_label.setWordWrap(True)
-        self.model_label = QLabel("No model.")
-        self.model_label.setWordWrap(True)
-        data_layout.addWidget(self.dataset_label)
-        data_layout.addWidget(self.model_label)
-        buttons = QHBoxLayout()
-        self.open_button = QPushButton("Open…")
-        self.open_button.setToolTip("Open an MVTec AD category folder (Ctrl+O)")
-        self.open_button.clicked.connect(self.choose_dataset)
-        self.load_button = QPushButton("Model…")
-        self.load_button.setToolTip("Load a frame-model checkpoint (Ctrl+M)")
-        self.load_button.clicked.connect(self.choose_checkpoint)
-        self.train_button = QPushButton("Train…")
-        self.train_button.setToolTip("Train a CAE on train/good of this category (Ctrl+T)")
-        self.train_button.clicked.connect(self.open_train_dialog)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop scoring (Esc)")
-        self.cancel_button.clicked.connect(self.cancel_jobs)
-        for button in (self.open_button, self.load_button, self.train_button, self.cancel_button):
-            buttons.addWidget(button)
-        data_layout.addLayout(buttons)
-        left_layout.addWidget(data_box)
-        metrics_box = QGroupBox("Metrics (test split)")
-        metrics_layout = QVBoxLayout(metrics_box)
-        metrics_layout.setContentsMargins(6, 4, 6, 4)
-        row = QHBoxLayout()
-        self.image_auroc_label = QLabel("Image AUROC: –")
-        self.pixel_auroc_label = QLabel("Pixel AUROC: –")
-        for label in (self.image_auroc_label, self.pixel_auroc_label):
-            label.setStyleSheet("font-weight: bold;")
-            row.addWidget(label)
-        metrics_layout.addLayout(row)
-        self.per_defect_label = QLabel("")
-        self.per_defect_label.setWordWrap(True)
-        self.per_defect_label.setStyleSheet("font-size: 8pt;")
-        metrics_layout.addWidget(self.per_defect_label)
-        left_layout.addWidget(metrics_box)
-        self.heatmap_controls = HeatmapControls(self.settings.overlay_opacity(), self.settings.colormap())
-        self.heatmap_controls.layout().setContentsMargins(6, 0, 6, 0)
-        self.thumbnails = ThumbnailList(THUMBNAIL_SIDE)
-        left_layout.addWidget(self.thumbnails, 1)
-
-        # -- centre: the selected image ----------------------------------------------------------------
-        self.view = VideoView()
-        self.view.colorbar.setLabel("left", "error / category p99")
-        self.outline = pg.PlotCurveItem(pen=MASK_PEN, connect="finite")
-        self.outline.setZValue(15)
-        self.view.view.addItem(self.outline)
-        self.view.set_colormap(self.settings.colormap())
-        self.view.set_opacity(self.settings.overlay_opacity())
-        centre = QWidget()
-        centre_layout = QVBoxLayout(centre)
-        centre_layout.setContentsMargins(0, 0, 0, 0)
-        centre_layout.setSpacing(2)
-        centre_layout.addWidget(self.view, 1)
-        self.image_label = QLabel("Open a category (Ctrl+O), then load or train a model.")
-        self.image_label.setWordWrap(True)
-        self.image_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.image_label.setContentsMargins(6, 2, 6, 4)
-        centre_layout.addWidget(self.image_label)
-        centre_layout.addWidget(self.heatmap_controls)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(centre)
+        self.splitter.addWidget(self._build_left())
+        self.splitter.addWidget(self._build_centre())
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
-
-        # -- right: the explainability panel ------------------------------------------------------------
-        self.explain_panel = ExplainPanel(self.pool, self.settings.colormap())
-        self.explain_dock = QDockWidget("Explainability", self)
-        self.explain_dock.setObjectName("image_explainability")
-        self.explain_dock.setWidget(self.explain_panel)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.explain_dock)
-        self.view_menu.addAction(self.explain_dock.toggleViewAction())
-
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(240)
-        self.progress.setMaximumHeight(16)
-        self.progress.setVisible(False)
-        self.statusBar().addPermanentWidget(self.progress)
-
-        self.thumbnails.imageSelected.connect(self.show_image)
-        self.heatmap_controls.overlayToggled.connect(self._set_overlay_visible)
-        self.heatmap_controls.opacityChanged.connect(self.view.set_opacity)
-        self.heatmap_controls.colormapChanged.connect(self._set_colormap)
-        self.explain_panel.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        self._build_explain_dock()
+        self._connect()
         self.resize(1280, 800)
         self.fit_layout()
-        self._update_enabled()
+        self.update_enabled()
 
     # ------------------------------------------------------------------------------ construction
-    def _action(self, name: str, text: str, slot: Any, keys: tuple[str, ...] = ()) -> QAction:
-        action = QAction(text, self)
-        if keys:
-            action.setShortcuts([QKeySequence(k) for k in keys])
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.triggered.connect(lambda _checked=False: slot())
-        self.addAction(action)
-        self.actions_by_name[name] = action
-        return action
-
     def _build_actions(self) -> None:
-        a = self._action
+        a = self.add_action
         a("open", "&Open category…", self.choose_dataset, ("Ctrl+O",))
         a("checkpoint", "Load &checkpoint…", self.choose_checkpoint, ("Ctrl+M",))
         a("train", "&Train on train/good…", self.open_train_dialog, ("Ctrl+T",))
@@ -296,6 +124,101 @@ class ImageModeWindow(QMainWindow):
             model_menu.addAction(self.actions_by_name[name])
         self.view_menu = bar.addMenu("&View")
 
+    def _build_left(self) -> QWidget:
+        """Category and model with their buttons, the metrics, the thumbnails."""
+        left = QWidget()
+        layout = QVBoxLayout(left)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self._build_data_box())
+        metrics_box = QGroupBox("Metrics (test split)")
+        metrics_layout = QVBoxLayout(metrics_box)
+        metrics_layout.setContentsMargins(6, 4, 6, 4)
+        row = QHBoxLayout()
+        self.image_auroc_label = QLabel("Image AUROC: –")
+        self.pixel_auroc_label = QLabel("Pixel AUROC: –")
+        for label in (self.image_auroc_label, self.pixel_auroc_label):
+            label.setStyleSheet("font-weight: bold;")
+            row.addWidget(label)
+        metrics_layout.addLayout(row)
+        self.per_defect_label = QLabel("")
+        self.per_defect_label.setWordWrap(True)
+        self.per_defect_label.setStyleSheet("font-size: 8pt;")
+        metrics_layout.addWidget(self.per_defect_label)
+        layout.addWidget(metrics_box)
+        self.thumbnails = ThumbnailList(THUMBNAIL_SIDE)
+        layout.addWidget(self.thumbnails, 1)
+        return left
+
+    def _build_data_box(self) -> QGroupBox:
+        box = QGroupBox("Category and model")
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(6, 4, 6, 4)
+        self.dataset_label = QLabel("No category open.")
+        self.dataset_label.setWordWrap(True)
+        self.model_label = QLabel("No model.")
+        self.model_label.setWordWrap(True)
+        layout.addWidget(self.dataset_label)
+        layout.addWidget(self.model_label)
+        buttons = QHBoxLayout()
+        for attribute, text, tip, slot in (
+            ("open_button", "Open…", "Open an MVTec AD category folder (Ctrl+O)", self.choose_dataset),
+            ("load_button", "Model…", "Load a frame-model checkpoint (Ctrl+M)", self.choose_checkpoint),
+            (
+                "train_button",
+                "Train…",
+                "Train a CAE on train/good of this category (Ctrl+T)",
+                self.open_train_dialog,
+            ),
+            ("cancel_button", "Cancel", "Stop scoring (Esc)", self.cancel_jobs),
+        ):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _checked=False, slot=slot: slot())
+            setattr(self, attribute, button)
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        return box
+
+    def _build_centre(self) -> QWidget:
+        """The selected image with its overlay and mask outline, its caption, the heatmap controls."""
+        self.view = VideoView()
+        self.view.colorbar.setLabel("left", "error / category p99")
+        self.outline = pg.PlotCurveItem(pen=MASK_PEN, connect="finite")
+        self.outline.setZValue(15)
+        self.view.view.addItem(self.outline)
+        self.view.set_colormap(self.settings.colormap())
+        self.view.set_opacity(self.settings.overlay_opacity())
+        centre = QWidget()
+        layout = QVBoxLayout(centre)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.view, 1)
+        self.image_label = QLabel("Open a category (Ctrl+O), then load or train a model.")
+        self.image_label.setWordWrap(True)
+        self.image_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.image_label.setContentsMargins(6, 2, 6, 4)
+        layout.addWidget(self.image_label)
+        self.heatmap_controls = HeatmapControls(self.settings.overlay_opacity(), self.settings.colormap())
+        self.heatmap_controls.layout().setContentsMargins(6, 0, 6, 0)
+        layout.addWidget(self.heatmap_controls)
+        return centre
+
+    def _build_explain_dock(self) -> None:
+        self.explain_panel = ExplainPanel(self.pool, self.settings.colormap())
+        self.explain_dock = QDockWidget("Explainability", self)
+        self.explain_dock.setObjectName("image_explainability")
+        self.explain_dock.setWidget(self.explain_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.explain_dock)
+        self.view_menu.addAction(self.explain_dock.toggleViewAction())
+
+    def _connect(self) -> None:
+        self.thumbnails.imageSelected.connect(self.show_image)
+        self.heatmap_controls.overlayToggled.connect(self._set_overlay_visible)
+        self.heatmap_controls.opacityChanged.connect(self.view.set_opacity)
+        self.heatmap_controls.colormapChanged.connect(self._set_colormap)
+        self.explain_panel.statusMessage.connect(lambda text: self.notify(text, 10_000))
+
     def fit_layout(self) -> None:
         """Thumbnails ~23 % of the width, the image ~35 %, explanations the rest."""
         width = max(self.width(), 900)
@@ -303,20 +226,6 @@ class ImageModeWindow(QMainWindow):
         self.resizeDocks([self.explain_dock], [dock], Qt.Orientation.Horizontal)
         left = int(width * 0.23)
         self.splitter.setSizes([left, width - dock - left])
-
-    # ------------------------------------------------------------------------------ messages
-    def show_error(self, title: str, message: str) -> None:
-        """A non-blocking warning; the window stays usable."""
-        if self.error_dialog is not None:
-            self.error_dialog.close()
-        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        self.error_dialog = box
-        box.open()
-        self.statusBar().showMessage(f"{title}: {message}", 15000)
-
-    def notify(self, text: str, timeout_ms: int = 8000) -> None:
-        self.statusBar().showMessage(text, timeout_ms)
 
     # ------------------------------------------------------------------------------ dataset
     def choose_dataset(self) -> bool:
@@ -335,7 +244,7 @@ class ImageModeWindow(QMainWindow):
         except VadError as error:
             self.show_error("Cannot open image dataset", str(error))
             return False
-        except Exception as error:
+        except Exception as error:  # the window stays usable whatever the folder holds
             self.show_error("Cannot open image dataset", f"{path}: {error}")
             return False
         if not isinstance(dataset, ImageDataset):
@@ -348,9 +257,7 @@ class ImageModeWindow(QMainWindow):
             self.show_error("No test images", f"{path}: {dataset.category} has no test images.")
             return False
         self._last_dir = Path(path).parent
-        self.cancel_jobs(quiet=True)
-        if self.thumb_worker is not None:
-            self.thumb_worker.cancel()
+        self.cancel_scoring()
         self.dataset = dataset
         self.inspection = None
         self.calibration = None
@@ -367,10 +274,11 @@ class ImageModeWindow(QMainWindow):
             f"{len(dataset.test)} test images ({good} good; defects: {defects})"
         )
         self.setWindowTitle(f"vad-review: image inspection — {dataset.category}")
-        worker = Worker(lambda: thumbnail_job(dataset.test), name="thumbnails")
-        worker.signals.chunk.connect(self._thumbnail)
-        self.thumb_worker = worker
-        self.pool.start(worker)
+        self.thumb_job.start(
+            lambda: thumbnail_job(dataset.test),
+            "thumbnails",
+            chunk=lambda item: self.thumbnails.set_thumbnail(*item),
+        )
         for note in dataset.notes[:3]:
             self.notify(f"note: {note}", 10000)
         self.thumbnails.select_index(0)
@@ -382,35 +290,12 @@ class ImageModeWindow(QMainWindow):
                 f"{len(dataset.train)} good training images (Ctrl+T).",
                 15000,
             )
-        self._update_enabled()
+        self.update_enabled()
         return True
 
-    def _thumbnail(self, item: tuple[int, np.ndarray]) -> None:
-        if self.thumb_worker is not None and self.thumb_worker.sent(self.sender()):
-            self.thumbnails.set_thumbnail(*item)
-
     # ------------------------------------------------------------------------------ model
-    def choose_checkpoint(self) -> bool:
-        start = self.settings.last_checkpoint() or str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(
-            self,
-            "Load a frame-model checkpoint",
-            str(Path(start).parent),
-            "Checkpoints (*.safetensors *.json)",
-        )
-        return self.load_checkpoint(path) if path else False
-
-    def load_checkpoint(self, path: str | Path) -> bool:
-        """Load a frame-model checkpoint (errors in a dialog) and score the test images with it."""
-        try:
-            checkpoint = load_checkpoint(path, device="cpu")
-        except VadError as error:
-            self.show_error("Cannot load checkpoint", str(error))
-            return False
-        except Exception as error:
-            self.show_error("Cannot load checkpoint", f"{path}: {error}")
-            return False
-        return self.set_checkpoint(checkpoint)
+    def choose_checkpoint(self) -> None:
+        self.checkpoints.choose()
 
     def set_checkpoint(self, checkpoint: Checkpoint) -> bool:
         if checkpoint.model.spec.mode != "frame":
@@ -420,7 +305,7 @@ class ImageModeWindow(QMainWindow):
                 "model (bcae1, bcae2, ...).",
             )
             return False
-        self.cancel_jobs(quiet=True)
+        self.cancel_scoring()
         self.checkpoint = checkpoint
         self.inspection = None
         self.calibration = None
@@ -434,7 +319,7 @@ class ImageModeWindow(QMainWindow):
             self.start_scoring()
             if self.current is not None:
                 self.show_image(self.current)
-        self._update_enabled()
+        self.update_enabled()
         return True
 
     def open_train_dialog(self) -> None:
@@ -481,37 +366,15 @@ class ImageModeWindow(QMainWindow):
         if self.dataset is None or self.checkpoint is None:
             self.notify("Open a category and a model first.")
             return
-        self.cancel_jobs(quiet=True)
         checkpoint, dataset = self.checkpoint, self.dataset
-        worker = Worker(lambda: inspect_job(checkpoint, dataset), name="image scoring")
-        worker.signals.progress.connect(self._score_progress)
-        worker.signals.message.connect(self._score_message)
-        worker.signals.done.connect(self._score_done)
-        worker.signals.failed.connect(self._score_failed)
-        worker.signals.finished.connect(self._score_finished)
-        self.score_worker = worker
-        self.progress.setRange(0, len(dataset.test))
-        self.progress.setValue(0)
-        self.progress.setFormat("scoring %p%")
-        self.progress.setVisible(True)
-        self.pool.start(worker)
-        self._update_enabled()
-
-    def _is_scoring(self) -> bool:
-        return self.score_worker is not None and self.score_worker.sent(self.sender())
-
-    def _score_progress(self, done: int, total: int) -> None:
-        if self._is_scoring():
-            self.progress.setRange(0, max(1, total))
-            self.progress.setValue(done)
-
-    def _score_message(self, text: str) -> None:
-        if self._is_scoring():
-            self.notify(text)
+        self.start_score_job(
+            lambda: inspect_job(checkpoint, dataset),
+            len(dataset.test),
+            "image scoring",
+            done=self._score_done,
+        )
 
     def _score_done(self, inspection: ImageInspection) -> None:
-        if not self._is_scoring():
-            return
         self.inspection = inspection
         self.map_scale = robust_max(inspection.maps)
         self.calibration = image_calibration(inspection)
@@ -526,35 +389,9 @@ class ImageModeWindow(QMainWindow):
             15000,
         )
 
-    def _score_failed(self, message: str) -> None:
-        if self._is_scoring():
-            self.show_error("Scoring failed", message)
-
-    def _score_finished(self) -> None:
-        if not self._is_scoring():
-            return
-        self.score_worker = None
-        self.progress.setVisible(False)
-        self._update_enabled()
-
-    def cancel_jobs(self, quiet: bool = False) -> None:
-        """Esc: stop scoring, the running explanation and a training run."""
-        was = self.score_worker is not None
-        if self.score_worker is not None:
-            self.score_worker.cancel()
-            self.score_worker = None
-            self.progress.setVisible(False)
-        if not quiet:
-            self.explain_panel.cancel()
-            if self.train_dialog is not None and self.train_dialog.running:
-                self.train_dialog.stop()
-            if was:
-                self.notify("Scoring cancelled.")
-        self._update_enabled()
-
-    @property
-    def busy(self) -> bool:
-        return self.score_worker is not None
+    def cancel_other_jobs(self) -> None:
+        """Esc also stops the running explanation."""
+        self.explain_panel.cancel()
 
     # ------------------------------------------------------------------------------ the selected image
     def show_image(self, index: int) -> None:
@@ -658,9 +495,7 @@ class ImageModeWindow(QMainWindow):
             self.image_auroc_label.setText("Image AUROC: –")
             self.pixel_auroc_label.setText("Pixel AUROC: –")
             self.per_defect_label.setText(
-                "scoring…"
-                if self.score_worker is not None
-                else "Load or train a model to score the test images."
+                "scoring…" if self.busy else "Load or train a model to score the test images."
             )
             return
         self.image_auroc_label.setText(f"Image AUROC: {percent(inspection.image_auroc)}")
@@ -678,21 +513,16 @@ class ImageModeWindow(QMainWindow):
             f"{inspection.config.pixel_size or 'full'} px{notes}"
         )
 
-    def _update_enabled(self) -> None:
+    def update_enabled(self) -> None:
         has_data = self.dataset is not None
         self.train_button.setEnabled(has_data)
         self.actions_by_name["train"].setEnabled(has_data)
         self.actions_by_name["score"].setEnabled(has_data and self.checkpoint is not None and not self.busy)
         self.cancel_button.setEnabled(self.busy)
 
-    def closeEvent(self, event) -> None:
-        """Closing cancels every job and waits for the worker threads."""
-        if self.train_dialog is not None:
-            self.train_dialog.close()
-        self.cancel_jobs(quiet=True)
+    def shut_down_parts(self) -> None:
+        """Closing: the explain panel stops its jobs."""
         self.explain_panel.shutdown()
-        self.pool.shutdown(10_000)
-        super().closeEvent(event)
 
 
 # ============================================================================ command line (and screenshots)
@@ -708,15 +538,8 @@ def _wait(app: Any, condition: Any, timeout: float) -> bool:
     return False
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m app.image_mode [CATEGORY] [--checkpoint CKPT]``: the image inspection window alone.
-
-    With ``--screenshot PNG`` it waits for scoring, selects ``--select`` (``defect/NNN.png``, or the
-    most anomalous image), runs ``--explain`` methods, saves the window (and with
-    ``--panel-screenshot PNG`` the explain panel floated at ``--size``), then quits.
-    """
+def _parser() -> Any:
     import argparse
-    import os
 
     parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0] if main.__doc__ else None)
     parser.add_argument("category", nargs="?", help="MVTec AD category folder")
@@ -726,26 +549,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--screenshot", help="save the window as this PNG and quit")
     parser.add_argument("--panel-screenshot", help="also save the explain panel floated at --size")
     parser.add_argument("--size", default="1280x800", help="window size WxH [1280x800]")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m app.windows.image_window [CATEGORY] [--checkpoint CKPT]``: the image inspection window alone.
+
+    With ``--screenshot PNG`` it waits for scoring, selects ``--select`` (``defect/NNN.png``, or the
+    most anomalous image), runs ``--explain`` methods, saves the window (and with
+    ``--panel-screenshot PNG`` the explain panel floated at ``--size``), then quits.
+    """
+    import os
+
+    args = _parser().parse_args(argv)
     if args.screenshot:
         os.environ["VAD_REVIEW_NO_USER_SETTINGS"] = "1"
     from app.main import create_application
 
     app = create_application()
     width, height = (int(v) for v in args.size.lower().split("x"))
-    window = ImageModeWindow()
+    window = ImageWindow()
     window.resize(width, height)
     window.show()
     window.fit_layout()
     if args.category and not window.open_dataset(args.category):
         return 1
-    if args.checkpoint and not window.load_checkpoint(args.checkpoint):
-        return 1
+    if args.checkpoint:
+        window.load_checkpoint(args.checkpoint)
     if not args.screenshot:
         return app.exec()
-    if not _wait(app, lambda: window.inspection is not None and window.score_worker is None, 600):
+    if args.checkpoint and (
+        not _wait(app, lambda: not window.checkpoints.loading, 300) or window.checkpoint is None
+    ):
+        print(f"cannot load {args.checkpoint}", file=sys.stderr)
+        return 1
+    if not _wait(app, lambda: window.inspection is not None and not window.busy, 600):
         print("scoring did not finish", file=sys.stderr)
         return 1
+    return _screenshots(app, window, args, (width, height))
+
+
+def _screenshots(app: Any, window: ImageWindow, args: Any, size: tuple[int, int]) -> int:
+    """Select the image, run the explanations, save the window (and the floated panel), quit."""
     if args.select and window.dataset is not None:
         wanted = args.select.replace("\\", "/")
         for index, sample in enumerate(window.dataset.test):
@@ -755,13 +600,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for method in [m for m in args.explain.split(",") if m]:
         panel.explain(method)
     _wait(app, lambda: panel.base is not None and not panel.busy, 600)
-    _wait(app, lambda: window.thumb_worker is None or window.thumb_worker.is_finished, 60)
+    _wait(app, lambda: not window.thumb_job.running, 60)
     _wait(app, lambda: False, 0.8)
     window.grab().save(args.screenshot)
     print(f"{args.screenshot}: {window.width()}x{window.height()}, image {window.current}")
     if args.panel_screenshot:
         window.explain_dock.setFloating(True)
-        window.explain_dock.resize(width, height)
+        window.explain_dock.resize(*size)
         _wait(app, lambda: False, 0.8)
         window.explain_dock.grab().save(args.panel_screenshot)
         print(f"{args.panel_screenshot}: {window.explain_dock.width()}x{window.explain_dock.height()}")

@@ -3,9 +3,9 @@
 An ``ExplainTarget`` is a model, a function that reads the image (or, for clip and predict models,
 the window of frames around the explained one) and an optional calibration. ``base_job`` computes
 input / reconstruction / error, ``explain_job`` one method of ``vad_core.explain``; both are
-generators for ``app.workers.Worker``. The engine call runs on a helper thread inside the job
+generators for ``app.jobs.worker.Worker``. The engine call runs on a helper thread inside the job
 (``drive``) so its ``progress(done, total)`` reaches the tile's progress bar and a cancel reaches its
-``should_stop``. Jobs use a private copy of the model (taken under ``app.jobs.model_lock``), so
+``should_stop``. Jobs use a private copy of the model (taken under ``app.jobs.threads.model_lock``), so
 explaining never races the review window's scoring or reconstruction.
 
 Results are cached in memory (``ExplanationCache``) per (source, frame, checkpoint SHA-256,
@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.jobs import limit_torch_threads, lower_thread_priority, model_lock
-from app.workers import Progress
+from app.jobs.threads import limit_torch_threads, lower_thread_priority, model_lock
+from app.jobs.worker import Progress
 from vad_core.errors import ConfigError
 
 if TYPE_CHECKING:  # torch and the explainers load with the first explanation, not at start-up
@@ -220,7 +220,7 @@ def drive(
 
     ``Worker`` checks its cancel flag between yields, so a heartbeat is yielded every ``poll``
     seconds; closing the generator (cancel) sets ``should_stop`` and waits for the call to return.
-    The helper thread runs at lower priority with ``cores - 1`` torch threads (``app.jobs``).
+    The helper thread runs at lower priority with ``cores - 1`` torch threads (``app.jobs.threads``).
     """
     updates: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
     stop = threading.Event()

@@ -1,4 +1,4 @@
-"""The one background worker of the review window: any generator, run on a thread pool.
+"""The one background worker of both windows: any generator, run on a thread pool.
 
 Long work (scoring, training, reconstructing a frame, explaining, exporting) is written as a plain
 generator in the napari style: every ``yield`` hands over a partial result (or a ``Progress`` /
