@@ -113,6 +113,16 @@ class ExplainPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
+        layout.addLayout(self._build_title_row())
+        layout.addLayout(self._build_buttons())
+        self._build_tiles()
+        layout.addWidget(self.scroll, 1)
+        self._relayout(force=True)
+        self._update_info()
+        self._update_buttons()
+
+    def _build_title_row(self) -> QHBoxLayout:
+        """What is explained, and the 'maps over the image' switch."""
         top = QHBoxLayout()
         self.title = QLabel("Nothing to explain yet: open a video and a model, or an image category.")
         self.title.setSizePolicy(
@@ -126,7 +136,10 @@ class ExplainPanel(QWidget):
         )
         self.over_image.toggled.connect(self._redraw_results)
         top.addWidget(self.over_image)
-        layout.addLayout(top)
+        return top
+
+    def _build_buttons(self) -> QHBoxLayout:
+        """Explain all, Cancel, Export PNG."""
         bar = QHBoxLayout()
         self.explain_all_button = QPushButton("Explain all")
         self.explain_all_button.setToolTip("SHAP, LIME, e-LRP and counterfactual of this image (X)")
@@ -140,8 +153,11 @@ class ExplainPanel(QWidget):
         for button in (self.explain_all_button, self.cancel_button, self.export_button):
             bar.addWidget(button)
         bar.addStretch(1)
-        layout.addLayout(bar)
+        return bar
 
+    def _build_tiles(self) -> None:
+        """The tiles (input, reconstruction, error, one per method with its settings menu) and the
+        info cell, in a grid inside ``self.scroll``."""
         self.grid_host = QWidget()
         self.grid = QGridLayout(self.grid_host)
         self.grid.setContentsMargins(0, 0, 0, 0)
@@ -177,10 +193,6 @@ class ExplainPanel(QWidget):
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        layout.addWidget(self.scroll, 1)
-        self._relayout(force=True)
-        self._update_info()
-        self._update_buttons()
 
     # ------------------------------------------------------------------------------ layout
     def _cells(self) -> list[QWidget]:

@@ -85,6 +85,28 @@ class ExportDialog(QDialog):
         self.error: str | None = None
 
         layout = QVBoxLayout(self)
+        layout.addLayout(self._build_form(inputs, folder, initial))
+        note = QLabel(
+            "Each incident gets a clip, a JSON sidecar and a contact sheet; existing files are never replaced."
+        )
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #9e9e9e; font-size: 8pt;")
+        layout.addWidget(note)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setVisible(False)
+        layout.addWidget(self.progress)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        layout.addWidget(self._build_buttons())
+        self.which.currentIndexChanged.connect(self._update_summary)
+        self._update_summary()
+        self.resize(560, self.sizeHint().height())
+
+    def _build_form(self, inputs: ExportInputs, folder: Path, initial: str | None) -> QFormLayout:
+        """What to export, padding, heatmap / annotation / contact sheet, container and folder."""
         form = QFormLayout()
         self.which = QComboBox()
         for name, items in self.choices.items():
@@ -131,21 +153,10 @@ class ExportDialog(QDialog):
         folder_row.addWidget(self.folder, 1)
         folder_row.addWidget(browse)
         form.addRow("Folder", folder_row)
-        layout.addLayout(form)
-        note = QLabel(
-            "Each incident gets a clip, a JSON sidecar and a contact sheet; existing files are never replaced."
-        )
-        note.setWordWrap(True)
-        note.setStyleSheet("color: #9e9e9e; font-size: 8pt;")
-        layout.addWidget(note)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setVisible(False)
-        layout.addWidget(self.progress)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        layout.addWidget(self.status)
+        return form
+
+    def _build_buttons(self) -> QDialogButtonBox:
+        """Export, Open folder (after an export), Close (Cancel while exporting)."""
         self.buttons = QDialogButtonBox()
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
         self.open_button = self.buttons.addButton("Open folder", QDialogButtonBox.ButtonRole.ActionRole)
@@ -154,10 +165,7 @@ class ExportDialog(QDialog):
         self.export_button.clicked.connect(self.start)
         self.open_button.clicked.connect(self._open_folder)
         self.cancel_button.clicked.connect(self._cancel_or_close)
-        layout.addWidget(self.buttons)
-        self.which.currentIndexChanged.connect(self._update_summary)
-        self._update_summary()
-        self.resize(560, self.sizeHint().height())
+        return self.buttons
 
     @staticmethod
     def _seconds_box(value: float, tip: str) -> QDoubleSpinBox:

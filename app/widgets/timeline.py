@@ -151,7 +151,19 @@ class TimelineWidget(QWidget):
         layout.addWidget(self.graphics)
         self.length = 0
         self._fps = 25.0
+        self._build_curve_plot()
+        self._build_band_plot()
+        self.graphics.ci.layout.setRowStretchFactor(0, 5)
+        self.graphics.ci.layout.setRowStretchFactor(1, 1)
+        self.band_plot.scene().sigMouseClicked.connect(self._band_clicked)
 
+        self.viewbox.sigSeek.connect(self._seek_to_x)
+        self.playhead.sigPositionChanged.connect(self._playhead_dragged)
+        self.threshold_line.sigPositionChanged.connect(self._threshold_dragged)
+        self.set_length(0)
+
+    def _build_curve_plot(self) -> None:
+        """The s(t) plot (row 0): raw and smoothed curves, event regions, threshold line, playhead."""
         self.viewbox = SeekViewBox(enableMenu=False)
         self.plot = self.graphics.addPlot(row=0, col=0, viewBox=self.viewbox)
         self.plot.setMouseEnabled(x=True, y=False)
@@ -203,6 +215,8 @@ class TimelineWidget(QWidget):
         self.playhead.setZValue(10)
         self.plot.addItem(self.playhead)
 
+    def _build_band_plot(self) -> None:
+        """The band plot (row 1, x linked to the curve): flagged, truth and normal rows, a playhead."""
         self.band_plot = self.graphics.addPlot(row=1, col=0)
         self.band_plot.setMouseEnabled(x=False, y=False)
         self.band_plot.hideButtons()
@@ -220,14 +234,6 @@ class TimelineWidget(QWidget):
         self.add_band("flagged", "#ef5350", "flagged")
         self.add_band("truth", "#ffb74d", "truth")
         self.add_band("normal", "#66bb6a", "normal")
-        self.graphics.ci.layout.setRowStretchFactor(0, 5)
-        self.graphics.ci.layout.setRowStretchFactor(1, 1)
-        self.band_plot.scene().sigMouseClicked.connect(self._band_clicked)
-
-        self.viewbox.sigSeek.connect(self._seek_to_x)
-        self.playhead.sigPositionChanged.connect(self._playhead_dragged)
-        self.threshold_line.sigPositionChanged.connect(self._threshold_dragged)
-        self.set_length(0)
 
     # -- bands -------------------------------------------------------------------------------------
     def add_band(self, name: str, color: str, label: str) -> IntervalBand:

@@ -98,16 +98,41 @@ class TrainDialog(QDialog):
         self._val_x: list[float] = []
         self._val_y: list[float] = []
         self._dirty = False
+        # options of a loaded model of the chosen architecture (e.g. base_filters=16) are kept
+        self.model_options = dict(model_options or {})
 
         layout = QVBoxLayout(self)
+        layout.addLayout(self._build_form(architectures, architecture, size, epochs, output))
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("not started")
+        layout.addWidget(self.progress)
+        layout.addWidget(self._build_plot(), 1)
+        self.status = QLabel("Choose the settings and press Start.")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        layout.addLayout(self._build_buttons())
+        self._timer = QTimer(self)
+        self._timer.setInterval(200)
+        self._timer.timeout.connect(self._flush)
+        self.resize(560, 620)
+
+    def _build_form(
+        self,
+        architectures: Sequence[str],
+        architecture: str,
+        size: tuple[int, int],
+        epochs: int,
+        output: str | Path,
+    ) -> QFormLayout:
+        """The settings: architecture and its options, input size, epochs, batch, frames, file."""
         form = QFormLayout()
         self.architecture = QComboBox()
         self.architecture.addItems(list(architectures))
         if architecture in architectures:
             self.architecture.setCurrentText(architecture)
         form.addRow("Architecture", self.architecture)
-        # options of a loaded model of the chosen architecture (e.g. base_filters=16) are kept
-        self.model_options = dict(model_options or {})
         self.options_label = QLabel()
         self.options_label.setWordWrap(True)
         form.addRow("Options", self.options_label)
@@ -152,13 +177,10 @@ class TrainDialog(QDialog):
         out_row.addWidget(self.output, 1)
         out_row.addWidget(browse)
         form.addRow("Save as", out_row)
-        layout.addLayout(form)
+        return form
 
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("not started")
-        layout.addWidget(self.progress)
+    def _build_plot(self) -> pg.PlotWidget:
+        """The live loss curve: training per batch, validation per epoch, log scale."""
         self.plot = pg.PlotWidget()
         self.plot.setBackground(PLOT_BACKGROUND)
         self.plot.setLabel("left", "loss")
@@ -180,11 +202,10 @@ class TrainDialog(QDialog):
             symbolBrush="#ffb74d",
             name="validation (per epoch)",
         )
-        layout.addWidget(self.plot, 1)
-        self.status = QLabel("Choose the settings and press Start.")
-        self.status.setWordWrap(True)
-        layout.addWidget(self.status)
+        return self.plot
 
+    def _build_buttons(self) -> QHBoxLayout:
+        """Start, Stop, Use this model, Close."""
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(True)
@@ -202,11 +223,7 @@ class TrainDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.use_button)
         buttons.addWidget(close)
-        layout.addLayout(buttons)
-        self._timer = QTimer(self)
-        self._timer.setInterval(200)
-        self._timer.timeout.connect(self._flush)
-        self.resize(560, 620)
+        return buttons
 
     # -- run ---------------------------------------------------------------------------------------
     def selected_choice(self) -> TrainingChoice | None:
