@@ -45,6 +45,8 @@ PLAYBACK_ACTIONS = (
 )
 #: Training marks (Playback menu, after a separator).
 MARK_ACTIONS = ("mark_in", "mark_out", "clear_marks")
+#: Actions that need an open video (the speed can be set before one is open).
+SOURCE_ACTIONS = (*(name for name in PLAYBACK_ACTIONS if name not in ("slower", "faster")), *MARK_ACTIONS)
 
 
 class PlaybackController(QObject):

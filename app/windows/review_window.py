@@ -53,7 +53,7 @@ from app.controllers.explain_dock import ReviewExplainer
 from app.controllers.help import HELP_ACTIONS, HelpController
 from app.controllers.labels import LabelsController
 from app.controllers.opening import OpeningController
-from app.controllers.playback import MARK_ACTIONS, PLAYBACK_ACTIONS, PlaybackController
+from app.controllers.playback import MARK_ACTIONS, PLAYBACK_ACTIONS, SOURCE_ACTIONS, PlaybackController
 from app.controllers.reconstruction import ReconstructionController
 from app.controllers.scoring import ScoringController
 from app.controllers.training import TrainingController
@@ -389,7 +389,7 @@ class ReviewWindow(AppWindow):
     def update_enabled(self) -> None:
         has_source = self.session.source is not None
         act = self.actions_by_name
-        for name in (*PLAYBACK_ACTIONS, *MARK_ACTIONS):
+        for name in SOURCE_ACTIONS:
             act[name].setEnabled(has_source)
         act["score"].setEnabled(self.session.can_score and not self.busy)
         act["train"].setEnabled(has_source)

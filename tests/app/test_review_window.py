@@ -90,6 +90,14 @@ def test_arrow_keys_step_one_frame_and_shift_arrows_jump_to_events(
     assert window.playback.frame_index == (following[0].start if following else 9)
 
 
+def test_playback_needs_a_video_but_the_speed_can_be_set_before_one_is_open(qtbot, window, demo_source):
+    actions = window.actions_by_name
+    assert not actions["play"].isEnabled() and not actions["mark_in"].isEnabled()
+    assert actions["slower"].isEnabled() and actions["faster"].isEnabled()
+    window.opening.open_source(demo_source, "demo-small")
+    assert actions["play"].isEnabled() and actions["mark_in"].isEnabled() and actions["faster"].isEnabled()
+
+
 def test_space_plays_and_k_pauses(qtbot, window, demo_source):
     window.opening.open_source(demo_source, "demo-small")
     qtbot.keyClick(window, Qt.Key.Key_Space)
