@@ -126,7 +126,7 @@ def cmd_batch_score(args: argparse.Namespace) -> int:
         checkpoint=args.model,
         results=args.out,
         inference=inference,
-        scoring=scoring_config(args),
+        scoring=scoring_config(args, description.get("scoring", {}), inference),
         address=args.address,
         cpus=args.cpus,
         workers=args.workers,

@@ -64,7 +64,7 @@ def _eval_dataset(args: argparse.Namespace) -> int:
         checkpoint.model,
         dataset,
         inference,
-        scoring_config(args),
+        scoring_config(args, checkpoint.scoring, inference),
         progress,
         scores_dir=args.scores_out,
         meta={"model": checkpoint.display_name, "checkpoint_sha256": checkpoint.sha256},
@@ -83,7 +83,7 @@ def _eval_scores(args: argparse.Namespace) -> int:
 
     from vad_core.evaluation.videos import ClipScores, evaluate_scores
     from vad_core.inference.scores_file import read_scores
-    from vad_core.scoring import ScoringConfig, anomaly_scores
+    from vad_core.scoring import anomaly_scores
 
     files: list[Path] = []
     for text in args.scores:
@@ -95,14 +95,15 @@ def _eval_scores(args: argparse.Namespace) -> int:
     lengths = {scores.name: len(scores.errors) for _, scores in loaded}
     external = _read_label_file(args.labels, lengths) if args.labels else {}
     clips = []
-    scoring = ScoringConfig(smooth_window=args.smooth, threshold=args.threshold)
+    # the score the files were written with (their meta), unless --score / --mnad-weight say otherwise
+    scoring = scoring_config(args, loaded[0][1].meta.get("scoring", {}))
     for path, scores in loaded:
         labels = external.get(scores.name, scores.labels)
         if labels is None and len(external) == 1 and len(files) == 1:
             labels = next(iter(external.values()))
         if labels is not None and len(labels) != len(scores.errors):
             raise VadError(path, f"{len(labels)} labels for {len(scores.errors)} frames")
-        score = anomaly_scores(scores.errors, scoring).score
+        score = anomaly_scores(scores.errors, scoring, scores.side).score
         clips.append(
             ClipScores(
                 scores.name,
@@ -110,6 +111,8 @@ def _eval_scores(args: argparse.Namespace) -> int:
                 score,
                 None if labels is None else np.asarray(labels, bool),
                 scores.categories,
+                side=scores.side,
+                fps=scores.fps,
             )
         )
     if not any(c.labels is not None for c in clips):

@@ -36,7 +36,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     checkpoint = load_checkpoint(args.model)
     inference = inference_config(args, checkpoint.scoring)
-    scoring = scoring_config(args)
+    scoring = scoring_config(args, checkpoint.scoring, inference)
     source = open_source(args.source, fps=args.fps, still_images=args.still)
     bar = progress_bar(len(source), f"scoring {source.name}")
     result = score_all(
@@ -61,7 +61,12 @@ def cmd_score(args: argparse.Namespace) -> int:
         "inference": inference.__dict__,
     }
     npz = write_scores(
-        out, result.errors, maps=result.maps if not args.no_maps else None, meta=meta, scoring=scoring
+        out,
+        result.errors,
+        maps=result.maps if not args.no_maps else None,
+        meta=meta,
+        scoring=scoring,
+        side=result.side,
     )
     from vad_core.inference.scores_file import read_scores
 

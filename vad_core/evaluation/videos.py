@@ -25,7 +25,7 @@ from vad_core.inference.config import InferenceConfig
 from vad_core.inference.scoring_loop import score_all
 from vad_core.metrics import EvaluationReport, evaluate_videos, per_category_auroc
 from vad_core.models.base import AnomalyModel
-from vad_core.scoring import ScoringConfig, anomaly_scores
+from vad_core.scoring import ScoringConfig, anomaly_scores, check_score_inputs
 
 
 @dataclass
@@ -36,6 +36,8 @@ class ClipScores:
     labels: np.ndarray | None
     categories: np.ndarray | None
     maps: np.ndarray | None = None
+    side: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. "memory_distance" (T,)
+    fps: float = 25.0
 
 
 @dataclass
@@ -73,13 +75,23 @@ def score_clips(
     if inference.keep_maps != keep_maps:
         inference = replace(inference, keep_maps=keep_maps)
     scoring = scoring or ScoringConfig()
+    check_score_inputs(scoring.score, inference.error, inference.reduction)
     results = []
     for clip in clips:
         callback = (lambda done, total, name=clip.name: progress(name, done, total)) if progress else None
         scored = score_all(model, clip.source, inference, progress=callback)
-        derived = anomaly_scores(scored.errors, scoring)
+        derived = anomaly_scores(scored.errors, scoring, scored.side)
         results.append(
-            ClipScores(clip.name, scored.errors, derived.score, clip.labels, clip.categories, scored.maps)
+            ClipScores(
+                clip.name,
+                scored.errors,
+                derived.score,
+                clip.labels,
+                clip.categories,
+                scored.maps,
+                scored.side,
+                float(clip.source.fps),
+            )
         )
     return results
 
@@ -134,6 +146,7 @@ def evaluate_dataset(
                     "dataset": dataset.name,
                 },
                 scoring=scoring,
+                side=result.side,
             )
     evaluation = evaluate_scores(scored)
     evaluation.seconds = seconds

@@ -302,6 +302,7 @@ class MNADPredictor(AnomalyModel):
     family="memory frame predictor",
     summary="MNAD: U-Net predictor reading a memory of 10 normal prototypes (Park et al. 2020)",
     training={"loss": "mse", "strides": (1,), "learning_rate": 2e-4, "batch_size": 4},
+    scoring={"reduction": "mean", "score": "mnad", "mnad_weight": 0.6},  # paper eq. 12, lambda 0.6
     **MNAD_DEFAULTS,
 )
 def build_mnad_predictor(
