@@ -23,6 +23,9 @@ def register(sub) -> None:
     evaluate.add_argument("--dataset", help="dataset root: score its test clips with --model")
     evaluate.add_argument("--model", help="checkpoint for --dataset")
     evaluate.add_argument("--scores-out", help="with --dataset: also write per-clip scores here")
+    evaluate.add_argument(
+        "--target-recall", type=float, default=0.9, help="event recall of the second operating point [0.9]"
+    )
     add_inference_options(evaluate)
     evaluate.set_defaults(func=cmd_eval)
 
@@ -68,6 +71,8 @@ def _eval_dataset(args: argparse.Namespace) -> int:
         progress,
         scores_dir=args.scores_out,
         meta={"model": checkpoint.display_name, "checkpoint_sha256": checkpoint.sha256},
+        calibration=checkpoint.metadata.get("calibration"),
+        target_recall=args.target_recall,
     )
     bar.close()
     print(
@@ -117,7 +122,7 @@ def _eval_scores(args: argparse.Namespace) -> int:
         )
     if not any(c.labels is not None for c in clips):
         raise VadError(files[0], "no labels: the scores carry none and --labels was not given")
-    evaluation = evaluate_scores(clips)
+    evaluation = evaluate_scores(clips, scoring=scoring, target_recall=args.target_recall)
     print(evaluation.table())
     return 0
 

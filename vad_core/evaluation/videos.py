@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from vad_core.datasets.base import VideoClip, VideoDataset
+from vad_core.evaluation.operator import TARGET_RECALL, OperatorReport, operator_report
 from vad_core.inference.config import InferenceConfig
 from vad_core.inference.scoring_loop import score_all
 from vad_core.metrics import EvaluationReport, evaluate_videos, per_category_auroc
@@ -49,6 +50,7 @@ class DatasetEvaluation:
     per_category: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     frames: int = 0
+    operator: OperatorReport | None = None  # event recall, false alarms per hour, raw / causal AUROC
 
     @property
     def frames_per_second(self) -> float:
@@ -59,6 +61,8 @@ class DatasetEvaluation:
         if self.per_category:
             rows = "  ".join(f"{kind}: {100 * value:.2f}" for kind, value in self.per_category.items())
             text += f"\nAUROC per anomaly type (%): {rows}"
+        if self.operator is not None:
+            text += "\n\n" + self.operator.table()
         return text
 
 
@@ -96,8 +100,15 @@ def score_clips(
     return results
 
 
-def evaluate_scores(clips: Sequence[ClipScores], threshold: float | None = None) -> DatasetEvaluation:
-    """Metrics of already scored clips (those without labels are skipped)."""
+def evaluate_scores(
+    clips: Sequence[ClipScores],
+    threshold: float | None = None,
+    scoring: ScoringConfig | None = None,
+    calibration: dict | None = None,
+    target_recall: float = TARGET_RECALL,
+) -> DatasetEvaluation:
+    """Metrics of already scored clips (those without labels are skipped), with the operator metrics
+    (``calibration``: usable quantile records, :func:`vad_core.scoring.causal.usable_calibration`)."""
     labelled = [c for c in clips if c.labels is not None]
     report = evaluate_videos({c.name: (c.score, c.labels) for c in labelled}, threshold=threshold)
     per_category: dict[str, float] = {}
@@ -107,7 +118,8 @@ def evaluate_scores(clips: Sequence[ClipScores], threshold: float | None = None)
         labels = np.concatenate([c.labels for c in with_categories])
         categories = np.concatenate([np.asarray(c.categories).astype(str) for c in with_categories])
         per_category = per_category_auroc(scores, labels, categories)
-    return DatasetEvaluation(report=report, clips=list(clips), per_category=per_category)
+    operator = operator_report(labelled, scoring, calibration, target_recall)
+    return DatasetEvaluation(report=report, clips=list(clips), per_category=per_category, operator=operator)
 
 
 def evaluate_dataset(
@@ -119,11 +131,19 @@ def evaluate_dataset(
     clips: Sequence[str] | None = None,
     scores_dir: str | Path | None = None,
     meta: dict | None = None,
+    calibration: dict | None = None,
+    target_recall: float = TARGET_RECALL,
 ) -> DatasetEvaluation:
     """Score the dataset's test clips (or the named ``clips``) and compute metrics.
 
     With ``scores_dir``, each clip's scores are also written there as ``<clip>.npz`` / ``.csv``.
+    ``calibration`` (a checkpoint's ``metadata["calibration"]``) adds the causal AUROC when its
+    records were made with ``inference``'s error and reduction.
     """
+    from vad_core.scoring.causal import usable_calibration
+
+    inference = inference or InferenceConfig()
+    records = usable_calibration(calibration, inference.error, inference.reduction, inference.patch)
     chosen = [c for c in dataset.test if clips is None or c.name in clips]
     began = time.perf_counter()
     scored = score_clips(model, chosen, inference, scoring, progress, keep_maps=scores_dir is not None)
@@ -148,7 +168,7 @@ def evaluate_dataset(
                 scoring=scoring,
                 side=result.side,
             )
-    evaluation = evaluate_scores(scored)
+    evaluation = evaluate_scores(scored, scoring=scoring, calibration=records, target_recall=target_recall)
     evaluation.seconds = seconds
     evaluation.frames = sum(len(c.errors) for c in scored)
     return evaluation

@@ -148,3 +148,46 @@ def causal_scores(errors: np.ndarray, record: ErrorQuantiles) -> np.ndarray:
     inside = np.interp(e, xs, ys, left=0.0, right=1.0) if xs.size > 1 else (e >= xs[0]).astype(float)
     above = 1.0 + (e - values[-1]) / record.spread
     return np.where(e > values[-1], above, inside)
+
+
+def usable_calibration(
+    calibration: dict[str, Any] | None, error: str, reduction: str, patch: int = 16
+) -> dict[str, ErrorQuantiles] | None:
+    """The records of a checkpoint's ``metadata["calibration"]`` when its error record was made the
+    way errors are scored now (``error``, ``reduction``, ``patch``); None otherwise (or without one)."""
+    if not calibration or "error" not in calibration:
+        return None
+    records = {
+        name: ErrorQuantiles.from_dict(data) for name, data in calibration.items() if isinstance(data, dict)
+    }
+    record = records["error"]
+    same_patch = reduction != "patch_max" or record.patch == patch
+    if record.error != error or record.reduction != reduction or not same_patch:
+        return None
+    return records
+
+
+def calibrated_scores(
+    errors: np.ndarray,
+    records: dict[str, ErrorQuantiles],
+    side: dict[str, np.ndarray] | None = None,
+    score: str = "error",
+    weight: float = 0.6,
+) -> np.ndarray:
+    """One video's causal score: its errors against the ``"error"`` record (for ``"error"`` and
+    ``"psnr"``, which rank frames alike), or for ``"mnad"`` ``weight * that + (1 - weight) *`` the
+    memory distance against the ``"memory_distance"`` record. No per-video step, no smoothing:
+    a frame's score is final when it is scored.
+
+    Raises:
+        ConfigError: ``"mnad"`` without the distance series or its record.
+    """
+    scores = causal_scores(errors, records["error"])
+    if score != "mnad":
+        return scores
+    distance = (side or {}).get("memory_distance")
+    if distance is None or "memory_distance" not in records:
+        raise ConfigError(
+            "causal scores", "score 'mnad' needs the memory distance and its calibration record"
+        )
+    return weight * scores + (1.0 - weight) * causal_scores(distance, records["memory_distance"])
