@@ -44,6 +44,10 @@ def _eval_dataset(args: argparse.Namespace) -> int:
 
     if not args.model:
         raise VadError(None, "--dataset needs --model CKPT")
+    from vad_core.fusion import is_fused_model
+
+    if is_fused_model(args.model):
+        return _eval_fused(args)
     checkpoint = load_checkpoint(args.model)
     dataset = open_dataset(args.dataset)
     if hasattr(dataset, "category"):
@@ -78,6 +82,36 @@ def _eval_dataset(args: argparse.Namespace) -> int:
     print(
         f"{checkpoint.display_name} on {dataset.name} ({len(dataset.test)} test clips, {evaluation.frames} frames, "
         f"{evaluation.frames_per_second:.0f} frames/s)"
+    )
+    print(evaluation.table())
+    return 0
+
+
+def _eval_fused(args: argparse.Namespace) -> int:
+    """``vad eval --dataset ROOT --model FUSED.json``: each member scores with its own recommendation."""
+    from vad_core.datasets import open_dataset
+    from vad_core.evaluation.videos import evaluate_fused
+    from vad_core.fusion import open_members, read_fused
+
+    fused = read_fused(args.model)
+    members = open_members(fused)
+    dataset = open_dataset(args.dataset)
+    if hasattr(dataset, "category"):
+        raise VadError(args.model, "a fused model scores videos; this dataset is an image category")
+    total = len(members) * sum(len(c.source) for c in dataset.test)
+    bar = progress_bar(total, f"scoring {dataset.name}")
+    seen: dict[str, int] = {}
+
+    def progress(name: str, done: int, _total: int) -> None:
+        bar.update(done - seen.get(name, 0))
+        seen[name] = done
+
+    evaluation = evaluate_fused(
+        members, dataset, inference_config(args), scoring_config(args), progress, args.target_recall
+    )
+    bar.close()
+    print(
+        f"{fused.display_name} on {dataset.name} ({len(dataset.test)} test clips, {evaluation.frames} frames)"
     )
     print(evaluation.table())
     return 0

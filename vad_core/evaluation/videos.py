@@ -122,6 +122,35 @@ def evaluate_scores(
     return DatasetEvaluation(report=report, clips=list(clips), per_category=per_category, operator=operator)
 
 
+def evaluate_fused(
+    members: Sequence,
+    dataset: VideoDataset,
+    inference: InferenceConfig | None = None,
+    scoring: ScoringConfig | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    target_recall: float = TARGET_RECALL,
+) -> DatasetEvaluation:
+    """Metrics of a fused model (``vad_core.fusion.open_members``) on the dataset's test clips: each
+    clip's fused series is scored as per-frame errors with ``scoring`` (its score kind is "error")."""
+    from vad_core.fusion import fused_series
+
+    inference = inference or InferenceConfig()
+    scoring = replace(scoring or ScoringConfig(), score="error")
+    began = time.perf_counter()
+    clips = []
+    for clip in dataset.test:
+        callback = (lambda done, total, name=clip.name: progress(name, done, total)) if progress else None
+        series = fused_series(members, clip.source, inference, callback)
+        score = anomaly_scores(series, scoring).score
+        clips.append(
+            ClipScores(clip.name, series, score, clip.labels, clip.categories, fps=float(clip.source.fps))
+        )
+    evaluation = evaluate_scores(clips, scoring=scoring, target_recall=target_recall)
+    evaluation.seconds = time.perf_counter() - began
+    evaluation.frames = sum(len(c.errors) for c in clips)
+    return evaluation
+
+
 def evaluate_dataset(
     model: AnomalyModel,
     dataset: VideoDataset,
