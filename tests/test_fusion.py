@@ -125,4 +125,4 @@ def test_vad_fuse_then_eval_and_score_open_it_like_a_checkpoint(tmp_path, member
     )
     scores = read_scores(tmp_path / "s.npz")
     assert scores.meta["fused_model"] == str(out) and len(scores.meta["members"]) == 2
-    assert 0.0 <= scores.errors.min() and scores.errors.max() <= 1.0
+    assert scores.errors.min() >= 0.0 and scores.errors.max() <= 1.0
