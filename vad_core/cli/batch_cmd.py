@@ -121,12 +121,19 @@ def cmd_batch_score(args: argparse.Namespace) -> int:
     inference = inference_config(args, description.get("scoring", {}))
     if args.no_maps:
         inference = replace(inference, keep_maps=False)
+    scoring = scoring_config(args, description.get("scoring", {}), inference)
+    if scoring.score == "mnad":  # the batch chunks carry per-frame errors and maps, not side series
+        from vad_core.errors import ConfigError
+
+        raise ConfigError(
+            "scoring", "vad batch cannot give the 'mnad' score yet (no memory distance); pass --score psnr"
+        )
     config = BatchConfig(
         root=args.root,
         checkpoint=args.model,
         results=args.out,
         inference=inference,
-        scoring=scoring_config(args),
+        scoring=scoring,
         address=args.address,
         cpus=args.cpus,
         workers=args.workers,

@@ -57,10 +57,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         inference = InferenceConfig(
             batch_size=16,
             device=args.device,
+            error=defaults.get("error", "mse"),
             reduction=defaults.get("reduction", "mean"),
             patch=int(defaults.get("patch", 16)),
         )
-        scoring = ScoringConfig()
+        scoring = ScoringConfig(
+            score=defaults.get("score", "error"), mnad_weight=float(defaults.get("mnad_weight", 0.6))
+        )
         total = sum(len(c.source) for c in dataset.test)
         bar = progress_bar(total, f"scoring with {checkpoint.display_name}")
         done_before: dict[str, int] = {}
@@ -77,6 +80,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             progress,
             scores_dir=out / "scores" / checkpoint.config.name,
             meta={"model": checkpoint.display_name, "checkpoint_sha256": checkpoint.sha256},
+            calibration=checkpoint.metadata.get("calibration"),
         )
         bar.close()
         print(

@@ -27,6 +27,9 @@ def register(sub) -> None:
     evaluate.add_argument("--dataset", help="dataset root: score its test clips with --model")
     evaluate.add_argument("--model", help="checkpoint for --dataset")
     evaluate.add_argument("--scores-out", help="with --dataset: also write per-clip scores here")
+    evaluate.add_argument(
+        "--target-recall", type=float, default=0.9, help="event recall of the second operating point [0.9]"
+    )
     add_inference_options(evaluate)
     evaluate.set_defaults(func=cmd_eval)
 
@@ -45,6 +48,10 @@ def _eval_dataset(args: argparse.Namespace) -> int:
 
     if not args.model:
         raise VadError(None, "--dataset needs --model CKPT")
+    from vad_core.fusion import is_fused_model
+
+    if is_fused_model(args.model):
+        return _eval_fused(args)
     checkpoint = load_checkpoint(args.model)
     dataset = open_dataset(args.dataset)
     if hasattr(dataset, "category"):
@@ -68,10 +75,12 @@ def _eval_dataset(args: argparse.Namespace) -> int:
         checkpoint.model,
         dataset,
         inference,
-        scoring_config(args),
+        scoring_config(args, checkpoint.scoring, inference),
         progress,
         scores_dir=args.scores_out,
         meta={"model": checkpoint.display_name, "checkpoint_sha256": checkpoint.sha256},
+        calibration=checkpoint.metadata.get("calibration"),
+        target_recall=args.target_recall,
     )
     bar.close()
     print(
@@ -82,12 +91,42 @@ def _eval_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_fused(args: argparse.Namespace) -> int:
+    """``vad eval --dataset ROOT --model FUSED.json``: each member scores with its own recommendation."""
+    from vad_core.datasets import open_dataset
+    from vad_core.evaluation.videos import evaluate_fused
+    from vad_core.fusion import open_members, read_fused
+
+    fused = read_fused(args.model)
+    members = open_members(fused)
+    dataset = open_dataset(args.dataset)
+    if hasattr(dataset, "category"):
+        raise VadError(args.model, "a fused model scores videos; this dataset is an image category")
+    total = len(members) * sum(len(c.source) for c in dataset.test)
+    bar = progress_bar(total, f"scoring {dataset.name}")
+    seen: dict[str, int] = {}
+
+    def progress(name: str, done: int, _total: int) -> None:
+        bar.update(done - seen.get(name, 0))
+        seen[name] = done
+
+    evaluation = evaluate_fused(
+        members, dataset, inference_config(args), scoring_config(args), progress, args.target_recall
+    )
+    bar.close()
+    print(
+        f"{fused.display_name} on {dataset.name} ({len(dataset.test)} test clips, {evaluation.frames} frames)"
+    )
+    print(evaluation.table())
+    return 0
+
+
 def _eval_scores(args: argparse.Namespace) -> int:
     import numpy as np
 
     from vad_core.evaluation.videos import ClipScores, evaluate_scores
     from vad_core.inference.scores_file import read_scores
-    from vad_core.scoring import ScoringConfig, anomaly_scores
+    from vad_core.scoring import anomaly_scores
 
     files: list[Path] = []
     for text in args.scores:
@@ -99,14 +138,15 @@ def _eval_scores(args: argparse.Namespace) -> int:
     lengths = {scores.name: len(scores.errors) for _, scores in loaded}
     external = _read_label_file(args.labels, lengths) if args.labels else {}
     clips = []
-    scoring = ScoringConfig(smooth_window=args.smooth, threshold=args.threshold)
+    # the score the files were written with (their meta), unless --score / --mnad-weight say otherwise
+    scoring = scoring_config(args, loaded[0][1].meta.get("scoring", {}))
     for path, scores in loaded:
         labels = external.get(scores.name, scores.labels)
         if labels is None and len(external) == 1 and len(files) == 1:
             labels = next(iter(external.values()))
         if labels is not None and len(labels) != len(scores.errors):
             raise VadError(path, f"{len(labels)} labels for {len(scores.errors)} frames")
-        score = anomaly_scores(scores.errors, scoring).score
+        score = anomaly_scores(scores.errors, scoring, scores.side).score
         clips.append(
             ClipScores(
                 scores.name,
@@ -114,11 +154,13 @@ def _eval_scores(args: argparse.Namespace) -> int:
                 score,
                 None if labels is None else np.asarray(labels, bool),
                 scores.categories,
+                side=scores.side,
+                fps=scores.fps,
             )
         )
     if not any(c.labels is not None for c in clips):
         raise VadError(files[0], "no labels: the scores carry none and --labels was not given")
-    evaluation = evaluate_scores(clips)
+    evaluation = evaluate_scores(clips, scoring=scoring, target_recall=args.target_recall)
     print(evaluation.table())
     return 0
 

@@ -6,7 +6,7 @@ Example::
     add_inference_options(parser)                  # --batch-size, --device, --error, --smooth, ...
     args = parser.parse_args(["--batch-size", "64"])
     inference = inference_config(args, checkpoint.scoring)
-    scoring = scoring_config(args)
+    scoring = scoring_config(args, checkpoint.scoring, inference)
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import sys
 
 from vad_core.inference.config import ERROR_TYPES
+from vad_core.scoring.score_kinds import SCORES
 
 
 def progress_bar(total: int, desc: str, unit: str = "frame"):
@@ -64,11 +65,23 @@ def inference_config(args: argparse.Namespace, defaults: dict | None = None):
     )
 
 
-def scoring_config(args: argparse.Namespace):
-    """The ``ScoringConfig`` of ``--smooth`` and ``--threshold``."""
+def scoring_config(args: argparse.Namespace, defaults: dict | None = None, inference=None):
+    """The ``ScoringConfig`` of ``--smooth``, ``--threshold``, ``--score`` and ``--mnad-weight``;
+    ``defaults`` (a checkpoint's recommended scoring) fill the score and weight not given. With
+    ``inference``, a score its error and reduction cannot give is refused (``ConfigError``)."""
     from vad_core.scoring import ScoringConfig
+    from vad_core.scoring.score_kinds import DEFAULT_MNAD_WEIGHT, check_score_inputs
 
-    return ScoringConfig(smooth_window=args.smooth, threshold=args.threshold)
+    defaults = defaults or {}
+    score = getattr(args, "score", None) or str(defaults.get("score", "error"))
+    weight = getattr(args, "mnad_weight", None)
+    weight = float(defaults.get("mnad_weight", DEFAULT_MNAD_WEIGHT)) if weight is None else weight
+    config = ScoringConfig(
+        smooth_window=args.smooth, threshold=args.threshold, score=score, mnad_weight=weight
+    )
+    if inference is not None:
+        check_score_inputs(config.score, inference.error, inference.reduction)
+    return config
 
 
 def add_inference_options(parser: argparse.ArgumentParser) -> None:
@@ -90,5 +103,12 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
         "--reduction", choices=("mean", "l2", "patch_max"), help="per-frame error [checkpoint's, else mean]"
     )
     parser.add_argument("--patch", type=int, help="patch size for patch_max [checkpoint's, else 16]")
+    parser.add_argument(
+        "--score",
+        choices=SCORES,
+        help="per-frame series normalised into the score: error, psnr (Liu et al. 2018) or mnad "
+        "(Park et al. 2020) [checkpoint's, else error]",
+    )
+    parser.add_argument("--mnad-weight", type=float, help="lambda of the mnad score [checkpoint's, else 0.6]")
     parser.add_argument("--smooth", type=int, default=15, help="Savitzky-Golay window (thesis: 15)")
     parser.add_argument("--threshold", type=float, default=0.5, help="event threshold on the anomaly score")

@@ -29,14 +29,17 @@ def register(sub) -> None:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from vad_core.checkpoint import load_checkpoint
+    from vad_core.fusion import is_fused_model
     from vad_core.inference.scores_file import write_scores
     from vad_core.inference.scoring_loop import score_all
     from vad_core.scoring import find_events
     from vad_core.sources import open_source
 
+    if is_fused_model(args.model):
+        return _score_fused(args)
     checkpoint = load_checkpoint(args.model)
     inference = inference_config(args, checkpoint.scoring)
-    scoring = scoring_config(args)
+    scoring = scoring_config(args, checkpoint.scoring, inference)
     source = open_source(args.source, fps=args.fps, still_images=args.still)
     bar = progress_bar(len(source), f"scoring {source.name}")
     result = score_all(
@@ -61,7 +64,12 @@ def cmd_score(args: argparse.Namespace) -> int:
         "inference": inference.__dict__,
     }
     npz = write_scores(
-        out, result.errors, maps=result.maps if not args.no_maps else None, meta=meta, scoring=scoring
+        out,
+        result.errors,
+        maps=result.maps if not args.no_maps else None,
+        meta=meta,
+        scoring=scoring,
+        side=result.side,
     )
     from vad_core.inference.scores_file import read_scores
 
@@ -77,4 +85,33 @@ def cmd_score(args: argparse.Namespace) -> int:
             f"  frames {event.start}-{event.end - 1}  ({event.start / source.fps:.1f}-{event.end / source.fps:.1f} s)"
             f"  peak {event.peak_score:.2f} at {event.peak_frame}"
         )
+    return 0
+
+
+def _score_fused(args: argparse.Namespace) -> int:
+    """``vad score SOURCE --model FUSED.json``: the fused series is written as the per-frame errors."""
+    from dataclasses import replace
+
+    from vad_core.fusion import fused_series, open_members, read_fused
+    from vad_core.inference.scores_file import write_scores
+    from vad_core.sources import open_source
+
+    fused = read_fused(args.model)
+    members = open_members(fused)
+    scoring = replace(scoring_config(args), score="error")
+    source = open_source(args.source, fps=args.fps, still_images=args.still)
+    bar = progress_bar(len(members) * len(source), f"scoring {source.name}")
+    series = fused_series(members, source, inference_config(args), lambda done, _t: bar.update(done - bar.n))
+    bar.close()
+    out = Path(args.out) if args.out else Path(source.name)
+    meta = {
+        "name": source.name,
+        "source": str(source.path or source.name),
+        "fps": source.fps,
+        "model": fused.display_name,
+        "fused_model": str(fused.path),
+        "members": [{"checkpoint": str(m.checkpoint), "weight": m.weight} for m in fused.members],
+    }
+    npz = write_scores(out, series, meta=meta, scoring=scoring)
+    print(f"scored {len(source)} frames with {fused.display_name} -> {npz} and {npz.with_suffix('.csv')}")
     return 0

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vad_core.cli.options import parse_option_value, parse_size, progress_bar
+from vad_core.scoring.score_kinds import SCORES
 
 
 def register(sub) -> None:
@@ -28,8 +29,8 @@ def register(sub) -> None:
     train.add_argument("--size", default="128", help="model input size [128]")
     train.add_argument("--channels", type=int, default=1, choices=(1, 3))
     train.add_argument("--epochs", type=int, default=300, help="maximum epochs (early stopping) [300]")
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--batch-size", type=int, help="[the model's registered default, else 32]")
+    train.add_argument("--lr", type=float, help="[the model's registered default, else 1e-3]")
     train.add_argument(
         "--loss",
         choices=("mse", "compound", "mse+gradient"),
@@ -51,12 +52,23 @@ def register(sub) -> None:
     train.add_argument("--svdd-lr", type=float, default=5e-7)
     train.add_argument("--svdd-epochs", type=int, default=10)
     train.add_argument(
+        "--holdout",
+        type=float,
+        default=0.1,
+        help="tail of every source held out of training; its errors calibrate causal scores [0.1; 0: none]",
+    )
+    train.add_argument(
         "--score-reduction",
-        default="mean",
         choices=("mean", "l2", "patch_max"),
-        help="per-frame error recommended to scorers [mean]",
+        help="per-frame error recommended to scorers [the model's, else mean]",
     )
     train.add_argument("--patch", type=int, default=16)
+    train.add_argument(
+        "--score",
+        choices=SCORES,
+        help="score recommended to scorers [the model's: psnr for unet_predictor, mnad for mnad_predictor, else error]",
+    )
+    train.add_argument("--mnad-weight", type=float, help="lambda of the mnad score [0.6]")
     train.set_defaults(func=cmd_train)
 
 
@@ -65,10 +77,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = train_config(args)
     bank, dataset_name = _load_frames(args, config.model)
-    metadata = {
-        "training": {"dataset": dataset_name},
-        "scoring": {**config.scoring_defaults(), "reduction": args.score_reduction, "patch": args.patch},
-    }
+    metadata = {"training": {"dataset": dataset_name}, "scoring": recommended_scoring(args, config)}
     try:
         result = train(
             config,
@@ -94,6 +103,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def recommended_scoring(args: argparse.Namespace, config) -> dict[str, Any]:
+    """The checkpoint's ``scoring``: the model's defaults, then ``--score-reduction``, ``--patch``,
+    ``--score`` and ``--mnad-weight``; ``ConfigError`` for a score its error and reduction cannot give."""
+    from vad_core.scoring.score_kinds import check_score_inputs, check_score_kind
+
+    scoring = {"reduction": "mean", **config.scoring_defaults(), "patch": args.patch}
+    if args.score_reduction is not None:
+        scoring["reduction"] = args.score_reduction
+    if args.score is not None:
+        scoring["score"] = args.score
+    if args.mnad_weight is not None:
+        scoring["mnad_weight"] = args.mnad_weight
+    check_score_kind(scoring.get("score", "error"), scoring.get("mnad_weight", 0.6))
+    check_score_inputs(scoring.get("score", "error"), scoring["error"], scoring["reduction"])
+    return scoring
+
+
 def train_config(args: argparse.Namespace):
     """The ``TrainConfig`` of the options: the model's registered training defaults, overridden by
     ``--loss`` and ``--strides`` when given."""
@@ -110,17 +136,20 @@ def train_config(args: argparse.Namespace):
         chosen["loss"] = args.loss
     if args.strides is not None:
         chosen["strides"] = tuple(int(s) for s in args.strides.split(","))
+    if args.batch_size is not None:
+        chosen["batch_size"] = args.batch_size
+    if args.lr is not None:
+        chosen["learning_rate"] = args.lr
     return TrainConfig.for_model(
         model_config,
         max_epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
         seed=args.seed,
         device=args.device,
         amp=not args.no_amp,
         window_step=args.window_step,
         max_windows_per_epoch=args.max_windows,
         validation_fraction=args.validation,
+        holdout_fraction=args.holdout,
         **chosen,
     )
 

@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from vad_core.datasets.base import VideoClip, VideoDataset
+from vad_core.evaluation.operator import TARGET_RECALL, OperatorReport, operator_report
 from vad_core.inference.config import InferenceConfig
 from vad_core.inference.scoring_loop import score_all
 from vad_core.metrics import EvaluationReport, evaluate_videos, per_category_auroc
 from vad_core.models.base import AnomalyModel
-from vad_core.scoring import ScoringConfig, anomaly_scores
+from vad_core.scoring import ScoringConfig, anomaly_scores, check_score_inputs
 
 
 @dataclass
@@ -36,6 +37,8 @@ class ClipScores:
     labels: np.ndarray | None
     categories: np.ndarray | None
     maps: np.ndarray | None = None
+    side: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. "memory_distance" (T,)
+    fps: float = 25.0
 
 
 @dataclass
@@ -47,6 +50,7 @@ class DatasetEvaluation:
     per_category: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     frames: int = 0
+    operator: OperatorReport | None = None  # event recall, false alarms per hour, raw / causal AUROC
 
     @property
     def frames_per_second(self) -> float:
@@ -57,6 +61,8 @@ class DatasetEvaluation:
         if self.per_category:
             rows = "  ".join(f"{kind}: {100 * value:.2f}" for kind, value in self.per_category.items())
             text += f"\nAUROC per anomaly type (%): {rows}"
+        if self.operator is not None:
+            text += "\n\n" + self.operator.table()
         return text
 
 
@@ -73,19 +79,36 @@ def score_clips(
     if inference.keep_maps != keep_maps:
         inference = replace(inference, keep_maps=keep_maps)
     scoring = scoring or ScoringConfig()
+    check_score_inputs(scoring.score, inference.error, inference.reduction)
     results = []
     for clip in clips:
         callback = (lambda done, total, name=clip.name: progress(name, done, total)) if progress else None
         scored = score_all(model, clip.source, inference, progress=callback)
-        derived = anomaly_scores(scored.errors, scoring)
+        derived = anomaly_scores(scored.errors, scoring, scored.side)
         results.append(
-            ClipScores(clip.name, scored.errors, derived.score, clip.labels, clip.categories, scored.maps)
+            ClipScores(
+                clip.name,
+                scored.errors,
+                derived.score,
+                clip.labels,
+                clip.categories,
+                scored.maps,
+                scored.side,
+                float(clip.source.fps),
+            )
         )
     return results
 
 
-def evaluate_scores(clips: Sequence[ClipScores], threshold: float | None = None) -> DatasetEvaluation:
-    """Metrics of already scored clips (those without labels are skipped)."""
+def evaluate_scores(
+    clips: Sequence[ClipScores],
+    threshold: float | None = None,
+    scoring: ScoringConfig | None = None,
+    calibration: dict | None = None,
+    target_recall: float = TARGET_RECALL,
+) -> DatasetEvaluation:
+    """Metrics of already scored clips (those without labels are skipped), with the operator metrics
+    (``calibration``: usable quantile records, :func:`vad_core.scoring.causal.usable_calibration`)."""
     labelled = [c for c in clips if c.labels is not None]
     report = evaluate_videos({c.name: (c.score, c.labels) for c in labelled}, threshold=threshold)
     per_category: dict[str, float] = {}
@@ -95,7 +118,37 @@ def evaluate_scores(clips: Sequence[ClipScores], threshold: float | None = None)
         labels = np.concatenate([c.labels for c in with_categories])
         categories = np.concatenate([np.asarray(c.categories).astype(str) for c in with_categories])
         per_category = per_category_auroc(scores, labels, categories)
-    return DatasetEvaluation(report=report, clips=list(clips), per_category=per_category)
+    operator = operator_report(labelled, scoring, calibration, target_recall)
+    return DatasetEvaluation(report=report, clips=list(clips), per_category=per_category, operator=operator)
+
+
+def evaluate_fused(
+    members: Sequence,
+    dataset: VideoDataset,
+    inference: InferenceConfig | None = None,
+    scoring: ScoringConfig | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    target_recall: float = TARGET_RECALL,
+) -> DatasetEvaluation:
+    """Metrics of a fused model (``vad_core.fusion.open_members``) on the dataset's test clips: each
+    clip's fused series is scored as per-frame errors with ``scoring`` (its score kind is "error")."""
+    from vad_core.fusion import fused_series
+
+    inference = inference or InferenceConfig()
+    scoring = replace(scoring or ScoringConfig(), score="error")
+    began = time.perf_counter()
+    clips = []
+    for clip in dataset.test:
+        callback = (lambda done, total, name=clip.name: progress(name, done, total)) if progress else None
+        series = fused_series(members, clip.source, inference, callback)
+        score = anomaly_scores(series, scoring).score
+        clips.append(
+            ClipScores(clip.name, series, score, clip.labels, clip.categories, fps=float(clip.source.fps))
+        )
+    evaluation = evaluate_scores(clips, scoring=scoring, target_recall=target_recall)
+    evaluation.seconds = time.perf_counter() - began
+    evaluation.frames = sum(len(c.errors) for c in clips)
+    return evaluation
 
 
 def evaluate_dataset(
@@ -107,11 +160,19 @@ def evaluate_dataset(
     clips: Sequence[str] | None = None,
     scores_dir: str | Path | None = None,
     meta: dict | None = None,
+    calibration: dict | None = None,
+    target_recall: float = TARGET_RECALL,
 ) -> DatasetEvaluation:
     """Score the dataset's test clips (or the named ``clips``) and compute metrics.
 
     With ``scores_dir``, each clip's scores are also written there as ``<clip>.npz`` / ``.csv``.
+    ``calibration`` (a checkpoint's ``metadata["calibration"]``) adds the causal AUROC when its
+    records were made with ``inference``'s error and reduction.
     """
+    from vad_core.scoring.causal import usable_calibration
+
+    inference = inference or InferenceConfig()
+    records = usable_calibration(calibration, inference.error, inference.reduction, inference.patch)
     chosen = [c for c in dataset.test if clips is None or c.name in clips]
     began = time.perf_counter()
     scored = score_clips(model, chosen, inference, scoring, progress, keep_maps=scores_dir is not None)
@@ -134,8 +195,9 @@ def evaluate_dataset(
                     "dataset": dataset.name,
                 },
                 scoring=scoring,
+                side=result.side,
             )
-    evaluation = evaluate_scores(scored)
+    evaluation = evaluate_scores(scored, scoring=scoring, calibration=records, target_recall=target_recall)
     evaluation.seconds = seconds
     evaluation.frames = sum(len(c.errors) for c in scored)
     return evaluation

@@ -23,6 +23,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Hashable
+from typing import Any
 
 import torch
 
@@ -30,7 +31,7 @@ from vad_core.inference.device import is_out_of_memory
 
 log = logging.getLogger(__name__)
 
-Step = Callable[[torch.Tensor], torch.Tensor]
+Step = Callable[[torch.Tensor], Any]  # a tensor, or a tuple of tensors (and Nones)
 
 
 class CapturedStep:
@@ -51,7 +52,7 @@ class CapturedStep:
         with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
             self.output = step(self.input)
 
-    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
+    def __call__(self, inputs: torch.Tensor) -> Any:
         self.input.copy_(inputs)
         self.graph.replay()
         return self.output
@@ -83,7 +84,7 @@ class GraphedSteps:
                 self._weights_at = weights_at
                 self._steps.clear()
 
-    def run(self, key: Hashable, step: Step, inputs: torch.Tensor, capture: bool) -> torch.Tensor:
+    def run(self, key: Hashable, step: Step, inputs: torch.Tensor, capture: bool) -> Any:
         """``step(inputs)``, replayed from a graph when one is cached for ``key`` and this shape;
         with ``capture``, a missing graph is recorded first. ``key`` names everything, other than the
         model's weights and the input's shape, dtype and device, that changes what ``step`` computes."""

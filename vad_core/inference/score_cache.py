@@ -46,6 +46,7 @@ from vad_core.sources.base import FrameSource
 CACHE_VERSION = 1
 DEFAULT_MAX_BYTES = 2 * 1024**3  # our choice: 2 GiB of cached scores (about 150 videos of 400 frames)
 _SAMPLE_FRAMES = 3
+_SIDE = "side_"  # npz names of the side series: side_memory_distance
 
 
 @dataclass
@@ -56,6 +57,7 @@ class CachedScores:
     maps: np.ndarray | None
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    side: dict[str, np.ndarray] = field(default_factory=dict)  # ScoreResult.side, e.g. "memory_distance"
 
 
 def _hash_frames(source: FrameSource, count: int) -> str:
@@ -150,25 +152,42 @@ class ScoreCache:
                 errors = np.asarray(data["errors"], np.float32)
                 maps = np.asarray(data["maps"]) if "maps" in data.files else None
                 meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+                side = {
+                    name.removeprefix(_SIDE): np.asarray(data[name], np.float32)
+                    for name in data.files
+                    if name.startswith(_SIDE)
+                }
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError):
             path.unlink(missing_ok=True)
             return None
-        if errors.ndim != 1 or (maps is not None and (maps.ndim != 3 or len(maps) != len(errors))):
+        bad_side = any(values.shape != errors.shape for values in side.values())
+        if (
+            errors.ndim != 1
+            or bad_side
+            or (maps is not None and (maps.ndim != 3 or len(maps) != len(errors)))
+        ):
             path.unlink(missing_ok=True)
             return None
         if meta.get("cache_version") != CACHE_VERSION:
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # least recently *used*: reading counts as a use
-        return CachedScores(errors=errors, maps=maps, meta=meta, path=path)
+        return CachedScores(errors=errors, maps=maps, meta=meta, path=path, side=side)
 
     def store(
-        self, key: str, errors: np.ndarray, maps: np.ndarray | None, meta: dict[str, Any] | None = None
+        self,
+        key: str,
+        errors: np.ndarray,
+        maps: np.ndarray | None,
+        meta: dict[str, Any] | None = None,
+        side: dict[str, np.ndarray] | None = None,
     ) -> Path:
-        """Write an entry atomically (temporary file, fsync, rename); then trim the cache to size."""
+        """Write an entry (errors, maps, side series such as the memory distance) atomically
+        (temporary file, fsync, rename); then trim the cache to size."""
         self.root.mkdir(parents=True, exist_ok=True)
         target = self.path_of(key)
         arrays: dict[str, np.ndarray] = {"errors": np.asarray(errors, np.float32)}
+        arrays.update({_SIDE + name: np.asarray(values, np.float32) for name, values in (side or {}).items()})
         if maps is not None:
             arrays["maps"] = np.asarray(maps, np.float16)
         stored_meta = {**(meta or {}), "cache_version": CACHE_VERSION, "stored": time.time()}

@@ -1,7 +1,8 @@
 """Scores files written by ``vad score``: ``NAME.npz`` (arrays) and ``NAME.csv`` (one row per frame).
 
 The npz holds ``errors`` (T,), ``regularity`` (T,), ``score`` (T,) (1 - smoothed regularity), optional
-``maps`` (T, h, w) float16, optional ``labels`` (T,) bool and ``categories`` (T,) str, and ``meta``,
+``maps`` (T, h, w) float16, optional ``labels`` (T,) bool and ``categories`` (T,) str, optional side
+series (``memory_distance`` (T,) float32 of memory models; also a CSV column), and ``meta``,
 a JSON string (source, fps, model, checkpoint hash, inference and scoring settings).
 Loading never unpickles: object arrays are refused.
 
@@ -28,6 +29,7 @@ from vad_core.errors import ScoresFileError
 from vad_core.scoring import ScoringConfig, anomaly_scores
 
 FORMAT_VERSION = 1
+SIDE_SERIES = ("memory_distance",)  # optional per-frame arrays beside the errors (format 1 readers skip them)
 
 
 @dataclass
@@ -42,6 +44,7 @@ class ScoresFile:
     categories: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    side: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. "memory_distance" (T,)
 
     @property
     def name(self) -> str:
@@ -75,11 +78,16 @@ def write_scores(
     meta: dict[str, Any] | None = None,
     scoring: ScoringConfig | None = None,
     csv_too: bool = True,
+    side: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """Write ``path``.npz (and .csv); regularity and score are derived from ``errors`` with ``scoring``."""
+    """Write ``path``.npz (and .csv); regularity and score are derived from ``errors`` (and the
+    ``side`` series, e.g. the memory distance) with ``scoring``."""
     scoring = scoring or ScoringConfig()
     errors = np.asarray(errors, np.float32)
-    derived = anomaly_scores(errors, scoring)
+    side = {
+        name: np.asarray(values, np.float32) for name, values in (side or {}).items() if name in SIDE_SERIES
+    }
+    derived = anomaly_scores(errors, scoring, side)
     meta = {**(meta or {}), "format_version": FORMAT_VERSION, "scoring": scoring.__dict__}
     arrays: dict[str, np.ndarray] = {
         "errors": errors,
@@ -93,6 +101,7 @@ def write_scores(
         arrays["labels"] = np.asarray(labels, bool)
     if categories is not None:
         arrays["categories"] = np.asarray(categories).astype(str)
+    arrays.update(side)
     npz_path, csv_path = scores_paths(path)
 
     def write_npz(handle) -> None:
@@ -108,7 +117,7 @@ def write_scores(
         def write_csv(handle) -> None:
             text = io.StringIO()
             writer = csv.writer(text)
-            header = ["frame", "time_s", "error", "regularity", "anomaly_score"]
+            header = ["frame", "time_s", "error", "regularity", "anomaly_score", *side]
             if labels is not None:
                 header.append("label")
             writer.writerow(header)
@@ -119,6 +128,7 @@ def write_scores(
                     f"{errors[t]:.6g}",
                     f"{arrays['regularity'][t]:.5f}",
                     f"{arrays['score'][t]:.5f}",
+                    *(f"{values[t]:.6g}" for values in side.values()),
                 ]
                 if labels is not None:
                     row.append(int(bool(labels[t])))
@@ -151,6 +161,7 @@ def read_scores(path: str | Path, load_maps: bool = True) -> ScoresFile:
                 categories=data["categories"] if "categories" in data.files else None,
                 meta=meta,
                 path=npz_path,
+                side={name: data[name].astype(np.float32) for name in SIDE_SERIES if name in data.files},
             )
     except ScoresFileError:
         raise
@@ -161,4 +172,7 @@ def read_scores(path: str | Path, load_maps: bool = True) -> ScoresFile:
         value = getattr(result, name)
         if value is not None and len(value) != n:
             raise ScoresFileError(npz_path, f"'{name}' has {len(value)} entries for {n} frames")
+    for name, values in result.side.items():
+        if len(values) != n:
+            raise ScoresFileError(npz_path, f"'{name}' has {len(values)} entries for {n} frames")
     return result

@@ -56,6 +56,8 @@ class ScoredChunk:
     maps: np.ndarray | None  # (n, h, w) float16 per-pixel error at model resolution
     total: int  # frames in the source
     notice: str = ""  # e.g. "out of GPU memory: batch halved to 16"
+    # further per-frame series, (n,) float32 each: "memory_distance" for models with a memory (MNAD)
+    side: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def stop(self) -> int:
@@ -70,6 +72,7 @@ class ScoreResult:
     maps: np.ndarray | None
     seconds: float = 0.0
     notices: list[str] = field(default_factory=list)
+    side: dict[str, np.ndarray] = field(default_factory=dict)  # as ``ScoredChunk.side``, (T,) each
 
     @property
     def frames_per_second(self) -> float:
@@ -153,6 +156,15 @@ def prepare_for_inference(model: AnomalyModel, device: torch.device) -> AnomalyM
     return model
 
 
+#: The name of the side series a model with ``predict_with_distance`` gives (MNAD's D(q_t, p)).
+MEMORY_DISTANCE = "memory_distance"
+
+
+def gives_memory_distance(model: AnomalyModel) -> bool:
+    """Whether ``model`` scores a frame's memory distance with its prediction (one encoder pass)."""
+    return model.spec.mode == "predict" and hasattr(type(model), "predict_with_distance")
+
+
 @functools.cache
 def _accepts_steps(model_type: type) -> bool:
     """Whether a predictor's ``forward`` can stop its roll-out early (checked once per class)."""
@@ -163,11 +175,21 @@ def _predict(
     model: AnomalyModel, inputs: torch.Tensor, target: torch.Tensor, prediction: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Model output and the matching target; one-step-ahead predictors stop their roll-out early."""
+    return _predict_with_side(model, inputs, target, prediction)[:2]
+
+
+def _predict_with_side(
+    model: AnomalyModel, inputs: torch.Tensor, target: torch.Tensor, prediction: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``_predict``'s output and target, and the memory distance ``(B,)`` of models that give one."""
+    if gives_memory_distance(model):
+        predicted = model.predict_with_distance(inputs)  # type: ignore[attr-defined]
+        return predicted.prediction[:, :1], target[:, :1], predicted.distance
     if model.spec.mode == "predict" and prediction == "next":
         if _accepts_steps(type(model)):
-            return model(inputs, steps=1), target[:, :1]
-        return model(inputs)[:, :1], target[:, :1]  # a predictor that always rolls out P frames
-    return model(inputs), target
+            return model(inputs, steps=1), target[:, :1], None
+        return model(inputs)[:, :1], target[:, :1], None  # a predictor that always rolls out P frames
+    return model(inputs), target, None
 
 
 def _on_stream(stream: torch.cuda.Stream | None):
@@ -332,7 +354,7 @@ def score_source(
             batch = prefetcher.get(position, batch_size)
             prefetcher.ask(position + len(batch.windows), batch_size)
             try:
-                errors, stacked = scorer.score(batch, full=len(batch.windows) == batch_size)
+                errors, stacked, side = scorer.score(batch, full=len(batch.windows) == batch_size)
             except Exception as error:  # only OOM is handled, the rest re-raised
                 if not is_out_of_memory(error) or batch_size == 1:
                     raise
@@ -341,10 +363,11 @@ def score_source(
             start = next(frame for window in batch.windows for _, frame in window.targets)
             if pending_prefix and start > 0:  # predictors: the first S frames copy the first prediction
                 errors, stacked = _copy_first_score(errors, stacked, start)
+                side = {name: _copy_first_score(values, None, start)[0] for name, values in side.items()}
                 start = 0
             pending_prefix = False
             position += len(batch.windows)
-            yield ScoredChunk(start=start, errors=errors, maps=stacked, total=len(source))
+            yield ScoredChunk(start=start, errors=errors, maps=stacked, total=len(source), side=side)
     finally:
         prefetcher.close()
 
@@ -365,14 +388,15 @@ class _BatchScorer:
         self.unit_scale = torch.from_numpy(UNIT_SCALE).to(device)
         self.channels_last = _prefers_channels_last(model)
         self.graphs = graphs_for(model) if _records_graphs(device, config) else None
-        self.graph_key = ("error_maps", config.error, config.prediction, config.amp)
+        self.graph_key = ("error_maps", config.error, config.prediction, config.amp, "side")
         # each scoring call has its own CUDA stream, so threads that score at once overlap one
         # another's copies and kernels instead of queueing on the default stream
         self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
 
-    def score(self, batch: _Batch, full: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(errors (n,) float32, maps (n, h, w) float16 or None)`` of the frames ``batch`` scores;
-        ``full`` batches replay a recorded CUDA graph when graphs are on (tails run eagerly)."""
+    def score(self, batch: _Batch, full: bool) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
+        """``(errors (n,) float32, maps (n, h, w) float16 or None, side series (n,) float32 each)`` of
+        the frames ``batch`` scores; ``full`` batches replay a recorded CUDA graph when graphs are on
+        (tails run eagerly)."""
         config, device = self.config, self.device
         out_rows = [b for b, window in enumerate(batch.windows) for _ in window.targets]
         out_positions = [pos for window in batch.windows for pos, _ in window.targets]
@@ -381,23 +405,30 @@ class _BatchScorer:
             clip_index = torch.from_numpy(batch.clip_index).to(device, non_blocking=True)
             clip_tensor = self.unit_scale[frames.long()][clip_index]  # (B, L, C, h, w) float32
             if self.graphs is None:
-                maps = self.error_maps(clip_tensor)
+                maps, distance = self.error_maps(clip_tensor)
             else:
-                maps = self.graphs.run(self.graph_key, self._graphed_error_maps, clip_tensor, capture=full)
+                maps, distance = self.graphs.run(
+                    self.graph_key, self._graphed_error_maps, clip_tensor, capture=full
+                )
             selected = maps[out_rows, out_positions]  # (n, H, W), one map per scored frame
-            return self._reduce(selected)
+            side = {}
+            if distance is not None:
+                side[MEMORY_DISTANCE] = distance[out_rows].float().cpu().numpy()
+            return (*self._reduce(selected), side)
 
-    def error_maps(self, clip_tensor: torch.Tensor) -> torch.Tensor:
-        """Per-pixel error maps ``(B, T, h, w)`` float32 of a batch of windows ``(B, L, C, h, w)``."""
+    def error_maps(self, clip_tensor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per-pixel error maps ``(B, T, h, w)`` float32 of a batch of windows ``(B, L, C, h, w)``,
+        and the memory distance ``(B,)`` of models that give one (else None)."""
         model, config = self.model, self.config
         inputs, target = model.split(clip_tensor)
         if inputs.dim() == 4 and self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
-        output, target = _predict(model, inputs, target, config.prediction)
+        output, target, distance = _predict_with_side(model, inputs, target, config.prediction)
         maps = pixel_errors(output, target, config.error).float()
-        return maps[:, None] if maps.dim() == 3 else maps  # frame models: (B, H, W) -> (B, 1, H, W)
+        maps = maps[:, None] if maps.dim() == 3 else maps  # frame models: (B, H, W) -> (B, 1, H, W)
+        return maps, None if distance is None else distance.float()
 
-    def _graphed_error_maps(self, clip_tensor: torch.Tensor) -> torch.Tensor:
+    def _graphed_error_maps(self, clip_tensor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         with _autocast(self.device, self.config.amp, cache=False):  # a graph cannot keep autocast's cache
             return self.error_maps(clip_tensor)
 
@@ -444,16 +475,20 @@ def score_all(
     notices: list[str] = []
     errors = np.zeros(len(source), np.float32)
     maps: np.ndarray | None = None
+    side: dict[str, np.ndarray] = {}
     began = time.perf_counter()
     for chunk in score_source(model, source, config, preprocess, on_notice=notices.append):
         errors[chunk.start : chunk.stop] = chunk.errors
+        for name, values in chunk.side.items():
+            side.setdefault(name, np.zeros(len(source), np.float32))[chunk.start : chunk.stop] = values
         if chunk.maps is not None:
             if maps is None:
                 maps = np.zeros((len(source), *chunk.maps.shape[1:]), np.float16)
             maps[chunk.start : chunk.stop] = chunk.maps
         if progress:
             progress(chunk.stop, chunk.total)
-    return ScoreResult(errors=errors, maps=maps, seconds=time.perf_counter() - began, notices=notices)
+    seconds = time.perf_counter() - began
+    return ScoreResult(errors=errors, maps=maps, seconds=seconds, notices=notices, side=side)
 
 
 @dataclass

@@ -22,7 +22,8 @@ Example::
     print(report.table())
     pixel_auroc(maps, masks)
 
-Modules: ``detection`` (frame and image level, per video, per category), ``pixel`` (localisation).
+Modules: ``detection`` (frame and image level, per video, per category), ``pixel`` (localisation),
+``events`` (operator metrics: event recall and false alarms per hour).
 """
 
 from __future__ import annotations
@@ -38,17 +39,31 @@ from vad_core.metrics.detection import (
     image_auroc,
     per_category_auroc,
 )
+from vad_core.metrics.events import (
+    ClipEvents,
+    EventMetrics,
+    event_metrics,
+    event_metrics_at_gmean,
+    label_intervals,
+    threshold_for_recall,
+)
 from vad_core.metrics.pixel import pixel_auroc
 
 __all__ = [
+    "ClipEvents",
     "EvaluationReport",
+    "EventMetrics",
     "FrameMetrics",
     "NAN",
     "auroc",
     "evaluate_videos",
+    "event_metrics",
+    "event_metrics_at_gmean",
     "frame_metrics",
     "gmean_threshold",
     "image_auroc",
+    "label_intervals",
     "per_category_auroc",
     "pixel_auroc",
+    "threshold_for_recall",
 ]

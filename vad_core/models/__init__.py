@@ -8,6 +8,7 @@ from vad_core.models import (  # noqa: F401  (imported for their @register side 
     conv_recurrent_ae,
     ks_cae,
     memae,
+    mnad,
     seq2seq,
     soft_attention,
     softmax_attention,

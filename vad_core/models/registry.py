@@ -33,25 +33,35 @@ class ModelEntry:
     summary: str
     defaults: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields this model trains best with
+    scoring: dict[str, Any] = field(default_factory=dict)  # recommended scoring, stored in its checkpoints
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
 def register(
-    name: str, family: str, summary: str, training: dict[str, Any] | None = None, **defaults: Any
+    name: str,
+    family: str,
+    summary: str,
+    training: dict[str, Any] | None = None,
+    scoring: dict[str, Any] | None = None,
+    **defaults: Any,
 ) -> Callable[[Builder], Builder]:
     """Decorator registering ``builder`` under ``name`` (lower-case, unique).
 
     ``defaults`` are the builder's default options; ``training`` holds ``TrainConfig`` fields that
-    differ from the thesis recipe for this model (``TrainConfig.for_model`` applies them).
+    differ from the thesis recipe for this model (``TrainConfig.for_model`` applies them);
+    ``scoring`` the recommended scoring (``score``, ``mnad_weight``, ``error``, ``reduction``) that
+    ``TrainConfig.scoring_defaults`` copies into the checkpoints of this model.
     """
 
     def decorate(builder: Builder) -> Builder:
         key = name.lower()
         if key in _REGISTRY:
             raise ConfigError("registry", f"model name {name!r} registered twice")
-        _REGISTRY[key] = ModelEntry(key, builder, family, summary, dict(defaults), dict(training or {}))
+        _REGISTRY[key] = ModelEntry(
+            key, builder, family, summary, dict(defaults), dict(training or {}), dict(scoring or {})
+        )
         return builder
 
     return decorate

@@ -121,6 +121,7 @@ class UNetPredictor(AnomalyModel):
     family="frame predictor",
     summary="U-Net future-frame predictor: 4 frames predict the next (Liu et al. 2018)",
     training={"loss": "mse+gradient", "strides": (1,)},
+    scoring={"reduction": "mean", "score": "psnr"},  # Liu et al. 2018 score frames by their PSNR
     **UNET_DEFAULTS,
 )
 def build_unet_predictor(

@@ -14,13 +14,16 @@ Example::
 from vad_core.scoring.events import Event, events_to_mask, find_events, next_event, previous_event
 from vad_core.scoring.frame_error import REDUCTIONS, error_maps, reduce_error_maps
 from vad_core.scoring.regularity import AnomalyScores, ScoringConfig, anomaly_scores, regularity, smooth
+from vad_core.scoring.score_kinds import SCORES, check_score_inputs
 
 __all__ = [
     "REDUCTIONS",
+    "SCORES",
     "AnomalyScores",
     "Event",
     "ScoringConfig",
     "anomaly_scores",
+    "check_score_inputs",
     "error_maps",
     "events_to_mask",
     "find_events",

@@ -19,12 +19,14 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from vad_core.errors import ConfigError
 from vad_core.scoring.events import Event, find_events
+from vad_core.scoring.score_kinds import DEFAULT_MNAD_WEIGHT, check_score_kind, per_video_anomaly
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,9 @@ class ScoringConfig:
     """How errors become scores and scores become events.
 
     ``smooth_window`` is odd; 1 turns smoothing off. ``threshold`` applies to the anomaly score
-    (``1 - smoothed s(t)``, in [0, 1]); a frame is above it when ``score >= threshold``.
+    (``1 - smoothed s(t)``, in [0, 1]); a frame is above it when ``score >= threshold``. ``score``
+    picks the per-frame series that is normalised (:mod:`vad_core.scoring.score_kinds`: ``"error"``,
+    ``"psnr"`` or ``"mnad"`` with ``mnad_weight``).
     """
 
     smooth_window: int = 15  # thesis 4.9.1: Sav-Gol filter over a window of 15 frames
@@ -40,9 +44,12 @@ class ScoringConfig:
     threshold: float = 0.5  # our choice: the thesis picks thresholds per dataset (G-mean, eq. 3.21)
     min_duration: int = 5  # our choice: frames; shorter detections are dropped as flicker
     merge_gap: int = 5  # our choice: frames; detections this close are merged into one event
+    score: str = "error"  # thesis eq. 4.1 on e(t); "psnr" (Liu et al. 2018), "mnad" (Park et al. 2020)
+    mnad_weight: float = DEFAULT_MNAD_WEIGHT  # MNAD's lambda, prediction task: 0.6
 
     def __post_init__(self) -> None:
         _check_window(self.smooth_window, self.polyorder)
+        check_score_kind(self.score, self.mnad_weight)
         if not np.isfinite(self.threshold) or not 0.0 <= self.threshold <= 1.0:
             raise ConfigError("scoring", f"threshold must be in [0, 1], found {self.threshold}")
         if self.min_duration < 1:
@@ -124,15 +131,23 @@ def smooth(values: np.ndarray, window: int = 15, polyorder: int = 3) -> np.ndarr
     return savgol_filter(series, window_length=fitted, polyorder=polyorder, mode="interp")
 
 
-def anomaly_scores(errors: np.ndarray, config: ScoringConfig | None = None) -> AnomalyScores:
+def anomaly_scores(
+    errors: np.ndarray, config: ScoringConfig | None = None, side: Mapping[str, np.ndarray] | None = None
+) -> AnomalyScores:
     """Regularity, smoothed regularity and anomaly score of one video's per-frame errors.
 
+    With ``config.score`` other than ``"error"``, the regularity is ``1 -`` that kind's per-video
+    series (``side`` carries the memory distance ``"mnad"`` needs); smoothing and clipping are the same.
+
     Raises:
-        ConfigError: ``errors`` is not 1-D or holds NaN / inf.
+        ConfigError: ``errors`` is not 1-D or holds NaN / inf; ``"mnad"`` without a memory distance.
     """
     config = config or ScoringConfig()
     e = _series(errors, "anomaly scores")
-    s = regularity(e)
+    if config.score == "error":
+        s = regularity(e)
+    else:
+        s = 1.0 - per_video_anomaly(e, config.score, side, config.mnad_weight)
     smoothed = smooth(s, config.smooth_window, config.polyorder)
     score = np.clip(1.0 - smoothed, 0.0, 1.0)
     return AnomalyScores(errors=e.copy(), regularity=s, smoothed_regularity=smoothed, score=score)

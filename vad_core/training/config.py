@@ -23,6 +23,9 @@ class TrainConfig:
     lr_patience: int = 4  # ... patience 4
     early_stopping_patience: int = 8  # thesis 4.4.1
     validation_fraction: float = 0.1
+    # the last part of every training source, never in a training or validation window: its errors
+    # after training become the checkpoint's calibration record (causal scores); 0 turns it off
+    holdout_fraction: float = 0.0
     strides: tuple[int, ...] = (1, 2, 4, 8, 16)  # thesis 4.9.1 temporal stride augmentation
     window_step: int = 1  # frames between the starts of consecutive training windows
     # "compound" = 0.5 MSE + 0.5 (1 - SSIM), thesis eq. 3.10; "mse+gradient" = Liu et al. 2018's
@@ -58,6 +61,10 @@ class TrainConfig:
             raise ConfigError(
                 "training", f"min_batches_per_epoch must be >= 1, found {self.min_batches_per_epoch}"
             )
+        if not 0.0 <= self.holdout_fraction < 0.5:
+            raise ConfigError(
+                "training", f"holdout_fraction must be in [0, 0.5), found {self.holdout_fraction}"
+            )
         if self.window_step < 1:
             raise ConfigError("training", f"window_step must be >= 1, found {self.window_step}")
 
@@ -68,10 +75,15 @@ class TrainConfig:
 
         return cls(model=model, **{**model_entry(model.name).training, **settings})
 
-    def scoring_defaults(self) -> dict[str, str]:
+    def scoring_defaults(self) -> dict[str, Any]:
         """How a model trained this way is scored: with the error it was trained on (thesis 4.6:
-        "the compound loss function is directly used to score the anomalies"), else the squared error."""
-        return {"error": "compound" if self.loss == "compound" else "mse"}
+        "the compound loss function is directly used to score the anomalies"), else the squared error,
+        and the model's registered recommended scoring (``score`` psnr / mnad on the squared error only)."""
+        from vad_core.models.registry import model_entry
+
+        if self.loss == "compound":
+            return {"error": "compound"}
+        return {"error": "mse", **model_entry(self.model.name).scoring}
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

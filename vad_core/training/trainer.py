@@ -33,6 +33,7 @@ from vad_core.inference.device import describe_device, resolve_device
 from vad_core.models.base import AnomalyModel
 from vad_core.models.registry import build_model
 from vad_core.progress import drive
+from vad_core.training.calibration import calibration_record, held_out_clips, split_holdout
 from vad_core.training.config import TrainConfig
 from vad_core.training.frame_bank import FrameBank
 from vad_core.training.state import load_training_state, save_training_state
@@ -65,6 +66,7 @@ class TrainResult:
     seconds: float = 0.0
     checkpoint: Path | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)  # metadata["calibration"] (held-out frames)
 
 
 def seed_everything(seed: int) -> None:
@@ -207,6 +209,7 @@ class _TrainingRun:
         self.config, self.device = config, device
         self.model = build_model(config.model).to(device)
         spec = self.model.spec
+        bank, self.held_out = split_holdout(bank, config.holdout_fraction, spec.window)
         rows = bank.windows(spec.window, config.strides if spec.window > 1 else (1,), config.window_step)
         self.train_rows, self.val_rows = _split_rows(rows, config.validation_fraction, config.seed)
         self.bank = bank.to(device)
@@ -228,6 +231,7 @@ class _TrainingRun:
             "windows": len(rows),
             "train_windows": len(self.train_rows),
             "validation_windows": len(self.val_rows),
+            "held_out_frames": sum(stop - start for start, stop in self.held_out),
             "device": describe_device(device),
             "config": config.to_dict(),
         }
@@ -315,6 +319,19 @@ class _TrainingRun:
             metadata,
         )
 
+    def calibration(self, metadata: dict[str, Any]) -> dict[str, Any]:
+        """The quantile records of the held-out frames, scored as ``metadata["scoring"]`` says."""
+        record = calibration_record(
+            self.model,
+            held_out_clips(self.bank, self.held_out),
+            metadata.get("scoring", {}),
+            device=str(self.device),
+            amp=self.config.amp,
+            batch_size=max(self.config.batch_size, 16),
+        )
+        self.model.train(False)
+        return record
+
     def save_state(self, output: str | Path, record: _RunRecord) -> None:
         save_training_state(
             output,
@@ -341,6 +358,8 @@ class _TrainingRun:
         """Load the best weights, save the final checkpoint (with ``output``) and describe the run."""
         self.model.load_state_dict(record.best_state)
         self.model.eval()
+        if self.held_out:
+            metadata = {**(metadata or {}), "calibration": self.calibration(metadata or {})}
         self.summary.update(
             {
                 "epochs_run": record.last_epoch,
@@ -361,6 +380,7 @@ class _TrainingRun:
             seconds=seconds,
             checkpoint=checkpoint_path,
             summary=self.summary,
+            calibration=dict((metadata or {}).get("calibration", {})),
         )
 
 
