@@ -415,9 +415,10 @@ def train_on_image_dataset(
     channels: int | None = None,
     progress: Callable[[Any], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    resume: str | Path | None = None,
     **train_options: Any,
 ) -> TrainResult:
-    """Train a frame autoencoder on ``train/good`` of a category with ``vad_core.training``.
+    """Train a frame model (an autoencoder, or DRAEM) on ``train/good`` of a category with ``vad_core.training``.
 
     Args:
         dataset: the category (``read_mvtec`` or any ``ImageDataset``).
@@ -426,7 +427,9 @@ def train_on_image_dataset(
         size: model input ``(H, W)`` when ``model`` is a name (multiples of 32).
         channels: 1 or 3; default: the first training image's.
         progress: called with every ``TrainEvent``; ``should_stop()`` cancels (``Cancelled``).
-        **train_options: ``TrainConfig`` fields, e.g. ``max_epochs=20, batch_size=16, seed=0``.
+        resume: the ``output`` of an interrupted run to continue.
+        **train_options: ``TrainConfig`` fields, e.g. ``max_epochs=20, batch_size=16, seed=0``; they
+            override the model's registered training defaults (``TrainConfig.for_model``).
 
     Returns:
         The trainer's ``TrainResult`` (``.model`` in eval mode, ``.checkpoint`` when ``output``).
@@ -437,13 +440,16 @@ def train_on_image_dataset(
     if isinstance(model, str):
         model = ModelConfig(model, channels or source.channels, size)
     train_options.setdefault("strides", (1,))
-    config = TrainConfig(model=model, **train_options)
+    config = TrainConfig.for_model(model, **train_options)
     bank = FrameBank.from_sources([source], Preprocess(model.size, model.channels))
     metadata = {
         "training": {"dataset": f"{dataset.name} {dataset.category} (train/good)"},
-        "scoring": {**config.scoring_defaults(), "reduction": "mean"},
+        "scoring": {"reduction": "mean", **config.scoring_defaults()},
     }
-    return train(config, bank, output=output, metadata=metadata, progress=progress, should_stop=should_stop)
+    return train(
+        config, bank, output=output, resume=resume, metadata=metadata, progress=progress,
+        should_stop=should_stop,
+    )  # fmt: skip
 
 
 __all__ = [

@@ -3,7 +3,11 @@
 After Zavrtanik, Kristan and Skocaj (ICCV 2021, "DRAEM - A discriminatively trained reconstruction
 embedding for surface anomaly detection"). No pretrained weights are needed: both networks are
 trained from scratch on good images into which anomalies are pasted
-(``vad_core.training.anomaly_synthesis``), and ``vad_core.training.draem_training`` trains them.
+(``vad_core.training.anomaly_synthesis``). ``forward_train`` pastes them and returns the loss terms,
+so the common trainer (``vad_core.training.trainer``) trains DRAEM like any other model, with the
+recipe in ``DRAEM_TRAINING``. Loss (paper, eq. 2-4): ``L2(rec, good)`` (the trainer's MSE
+criterion) ``+ (1 - SSIM(rec, good)) + Focal(segmentation, mask)`` (focal gamma 2), SSIM and the
+focal loss in float32 outside autocast.
 
 * The reconstructive sub-network is an encoder-decoder without skips: five levels of two 3x3
   conv + BatchNorm + ReLU, 2x2 max-pooling between them (widths w, 2w, 4w, 8w, 8w), and a mirrored
@@ -18,10 +22,11 @@ trained from scratch on good images into which anomalies are pasted
 ``anomaly_map`` is the softmax probability of "anomalous" (what the paper scores pixels with) and
 ``image_score`` is the maximum of that map after a ``k x k`` mean filter. The paper uses
 k = 21 at 256 px; here k = 2 * round(10 * min(H, W) / 256) + 1 (21 at 256, 11 at 128, 5 at 64),
-zero padding counted in the mean as in the authors' code.
+zero padding counted in the mean as in the authors' code. Checkpoints recommend exactly that to
+scorers (``draem_scoring``: error ``"segmentation"``, reduction ``"smoothed_max"``, patch k).
 
-The defaults are the paper's widths (about 97 M parameters); small widths (e.g. 16 / 8) train on a
-CPU in minutes and are what the tests use.
+``draem`` has the paper's widths (about 97 M parameters); ``draem_small`` quarter widths (32 / 16,
+6 M) for a CPU; tests use smaller still (``recon_width`` / ``disc_width`` options).
 
 Example::
 
@@ -32,6 +37,8 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -40,19 +47,31 @@ from vad_core.errors import ConfigError
 from vad_core.models.base import AnomalyModel, TemporalSpec
 from vad_core.models.bcae import check_frames
 from vad_core.models.registry import register
+from vad_core.models.ssim import ssim
 
 #: Defaults from the paper: base widths of the reconstructive and discriminative sub-networks.
 DRAEM_DEFAULTS = {"recon_width": 128, "disc_width": 64}
-#: The paper's recipe (authors' training script: Adam lr 1e-4, batch 8, 700 epochs), applied by
-#: ``TrainConfig.for_model``; single images, so no temporal strides; the last epoch is kept, so no
-#: validation split (``vad_core.training.draem_training`` explains the choices).
+#: Quarter widths for a CPU (about 6 M parameters): trains at 128 px in minutes, not hours.
+DRAEM_SMALL_DEFAULTS = {"recon_width": 32, "disc_width": 16}
+#: The paper's recipe, applied by ``TrainConfig.for_model``: Adam, lr 1e-4, batch 8, 700 epochs
+#: (one epoch = one pass over the good images), lr x 0.2 after epochs 400 and 600 of 700 (the
+#: milestones are fractions, so they scale with ``--epochs`` and with a time budget); the last epoch
+#: is kept (no defects at training time, so no loss to pick a "best" epoch by) and all images
+#: train (no validation split); single images, so no temporal strides. Paper-width states are
+#: ~1.5 GB, so they are written at most every two minutes.
 DRAEM_TRAINING = {
     "learning_rate": 1e-4,
     "batch_size": 8,
     "max_epochs": 700,
-    "strides": (1,),
+    "lr_milestones": (400 / 700, 600 / 700),
+    "lr_factor": 0.2,
+    "keep": "last",
     "validation_fraction": 0.0,
+    "min_batches_per_epoch": 1,
+    "strides": (1,),
+    "save_every_seconds": 120.0,
 }
+FOCAL_GAMMA = 2.0  # paper, section 3.3
 PAPER_SIZE, PAPER_WINDOW = 256, 21  # the paper's image-score filter: 21x21 at 256 px
 
 
@@ -149,6 +168,21 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def focal_loss(logits: Tensor, masks: Tensor, gamma: float = FOCAL_GAMMA) -> Tensor:
+    """Mean focal loss ``-(1 - p_t)^gamma log p_t`` of 2-class logits ``(B, 2, H, W)`` against
+    0 / 1 masks ``(B, 1, H, W)`` (Lin et al. 2017; the paper's segmentation loss), in float32."""
+    log_probs = F.log_softmax(logits.float(), dim=1)
+    target = (masks.reshape(masks.shape[0], 1, *masks.shape[-2:]) > 0.5).long()
+    log_pt = torch.gather(log_probs, 1, target)
+    return (-((1.0 - log_pt.exp()) ** gamma) * log_pt).mean()
+
+
+def draem_scoring(size: tuple[int, int]) -> dict[str, Any]:
+    """How DRAEM checkpoints are scored: the segmentation map, and the image score of the paper
+    (maximum of the ``k x k`` mean-filtered map, ``k = score_window``)."""
+    return {"error": "segmentation", "reduction": "smoothed_max", "patch": score_window(*size)}
+
+
 def score_window(height: int, width: int) -> int:
     """Side of the image-score mean filter: 21 at 256 px, scaled with the smaller side, odd, >= 1."""
     return 2 * round((PAPER_WINDOW // 2) * min(height, width) / PAPER_SIZE) + 1
@@ -158,8 +192,11 @@ class DRAEM(AnomalyModel):
     """Reconstructive + discriminative sub-networks (see module docstring); spec: frame mode."""
 
     spec = TemporalSpec("frame")
+    segments = True
 
-    def __init__(self, channels: int, recon_width: int = 128, disc_width: int = 64) -> None:
+    def __init__(
+        self, channels: int, recon_width: int = 128, disc_width: int = 64, synthesis: Any = None
+    ) -> None:
         super().__init__()
         if recon_width < 1 or disc_width < 1:
             raise ConfigError(
@@ -169,12 +206,35 @@ class DRAEM(AnomalyModel):
         self.channels = channels
         self.reconstructive = ReconstructiveNetwork(channels, recon_width)
         self.discriminative = DiscriminativeNetwork(2 * channels, disc_width)
+        self.synthesis = synthesis  # None: SynthesisConfig's defaults (the paper's)
         self.apply(init_weights)
 
     def forward(self, frames: Tensor) -> Tensor:
         """Reconstruction ``(B, C, H, W)`` of frames in [0, 1] (what reconstruction scoring reads)."""
         check_frames(frames, self.channels)
         return self.reconstructive(frames)
+
+    def forward_train(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
+        """Paste synthetic anomalies into the good ``inputs``, reconstruct and segment them.
+
+        Returns the reconstruction (the trainer's criterion compares it with the good images: the
+        paper's L2 term) and ``(1 - SSIM) + focal`` as the extra loss term. The anomalies are drawn
+        on the inputs' device from a generator seeded off torch's global RNG (the trainer seeds it);
+        the texture of each image is made from the next image of the batch.
+        """
+        from vad_core.training.anomaly_synthesis import synthesize_anomalies
+
+        check_frames(inputs, self.channels)
+        with torch.autocast(inputs.device.type, enabled=False):
+            seed = int(torch.randint(0, 2**62, (1,)).item())
+            generator = torch.Generator(device=inputs.device).manual_seed(seed)
+            clean = inputs.float()
+            synthetic = synthesize_anomalies(clean, clean.roll(1, dims=0), generator, self.synthesis)
+        reconstruction, logits = self.reconstruct_and_segment(synthetic.images)
+        with torch.autocast(inputs.device.type, enabled=False):
+            structure = 1.0 - ssim(reconstruction.float(), clean).mean()
+            aux = structure + focal_loss(logits, synthetic.masks)
+        return reconstruction, aux
 
     def reconstruct_and_segment(self, frames: Tensor) -> tuple[Tensor, Tensor]:
         """Reconstruction ``(B, C, H, W)`` and logits ``(B, 2, H, W)`` (channel 1 = anomalous)."""
@@ -202,9 +262,31 @@ class DRAEM(AnomalyModel):
     family="discriminative",
     summary="DRAEM: reconstruction + segmentation of synthetic anomalies (Zavrtanik et al. 2021)",
     training=DRAEM_TRAINING,
+    scoring=draem_scoring,
     **DRAEM_DEFAULTS,
 )
 def build_draem(
     channels: int, size: tuple[int, int], recon_width: int = 128, disc_width: int = 64
 ) -> AnomalyModel:
+    _check_size(size)
     return DRAEM(channels, int(recon_width), int(disc_width))
+
+
+@register(
+    "draem_small",
+    family="discriminative",
+    summary="DRAEM at quarter widths (32 / 16) for CPU training",
+    training=DRAEM_TRAINING,
+    scoring=draem_scoring,
+    **DRAEM_SMALL_DEFAULTS,
+)
+def build_draem_small(
+    channels: int, size: tuple[int, int], recon_width: int = 32, disc_width: int = 16
+) -> AnomalyModel:
+    _check_size(size)
+    return DRAEM(channels, int(recon_width), int(disc_width))
+
+
+def _check_size(size: tuple[int, int]) -> None:
+    if size[0] % 32 or size[1] % 32:
+        raise ConfigError("model", f"draem needs a size that is a multiple of 32, found {size[0]}x{size[1]}")

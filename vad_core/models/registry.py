@@ -33,25 +33,36 @@ class ModelEntry:
     summary: str
     defaults: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields this model trains best with
+    # how checkpoints of this model are scored, from the input size: InferenceConfig's error,
+    # reduction and patch (None: by the error it was trained with, see TrainConfig.scoring_defaults)
+    scoring: Callable[[tuple[int, int]], dict[str, Any]] | None = None
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
 def register(
-    name: str, family: str, summary: str, training: dict[str, Any] | None = None, **defaults: Any
+    name: str,
+    family: str,
+    summary: str,
+    training: dict[str, Any] | None = None,
+    scoring: Callable[[tuple[int, int]], dict[str, Any]] | None = None,
+    **defaults: Any,
 ) -> Callable[[Builder], Builder]:
     """Decorator registering ``builder`` under ``name`` (lower-case, unique).
 
     ``defaults`` are the builder's default options; ``training`` holds ``TrainConfig`` fields that
-    differ from the thesis recipe for this model (``TrainConfig.for_model`` applies them).
+    differ from the thesis recipe for this model (``TrainConfig.for_model`` applies them);
+    ``scoring(size)`` gives the scoring settings its checkpoints recommend.
     """
 
     def decorate(builder: Builder) -> Builder:
         key = name.lower()
         if key in _REGISTRY:
             raise ConfigError("registry", f"model name {name!r} registered twice")
-        _REGISTRY[key] = ModelEntry(key, builder, family, summary, dict(defaults), dict(training or {}))
+        _REGISTRY[key] = ModelEntry(
+            key, builder, family, summary, dict(defaults), dict(training or {}), scoring
+        )
         return builder
 
     return decorate
