@@ -4,8 +4,9 @@
   thesis describes as "the average of the precision values for each recall"), F1 (4.3.3) and the
   equal error rate (4.3.4, the ROC point where FPR = FNR, linearly interpolated between points).
 * The optimal threshold of eq. 3.21: the ROC threshold maximising ``sqrt(TPR * (1 - FPR))``.
-* Pooled over all frames of a dataset and per video, pixel AUROC for datasets with masks, and
-  AUROC per anomaly category (normal frames plus the frames of one category).
+* Pooled over all frames of a dataset and per video, pixel AUROC and AUPRO (the MVTec AD paper's
+  per-region overlap up to 30 % FPR) for datasets with masks, and AUROC per anomaly category
+  (normal frames plus the frames of one category).
 
 Label convention: ``True`` / 1 = anomalous (the positive class), ``False`` / 0 = normal, as in the
 dataset readers. (The thesis' section 4.9.1 labels *normal* frames 1; do not feed such labels
@@ -21,8 +22,10 @@ Example::
     report = evaluate_videos({"Test001": (s1, y1), "Test002": (s2, y2)})
     print(report.table())
     pixel_auroc(maps, masks)
+    aupro(maps, masks)                             # per-region overlap up to 30 % FPR
 
-Modules: ``detection`` (frame and image level, per video, per category), ``pixel`` (localisation).
+Modules: ``detection`` (frame and image level, per video, per category), ``pixel`` (pixel AUROC),
+``regions`` (per-region overlap, AUPRO).
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ from vad_core.metrics.detection import (
     per_category_auroc,
 )
 from vad_core.metrics.pixel import pixel_auroc
+from vad_core.metrics.regions import aupro, pro_curve
 
 __all__ = [
     "EvaluationReport",
     "FrameMetrics",
     "NAN",
+    "aupro",
     "auroc",
     "evaluate_videos",
     "frame_metrics",
@@ -51,4 +56,5 @@ __all__ = [
     "image_auroc",
     "per_category_auroc",
     "pixel_auroc",
+    "pro_curve",
 ]

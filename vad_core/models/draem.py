@@ -268,7 +268,6 @@ class DRAEM(AnomalyModel):
 def build_draem(
     channels: int, size: tuple[int, int], recon_width: int = 128, disc_width: int = 64
 ) -> AnomalyModel:
-    _check_size(size)
     return DRAEM(channels, int(recon_width), int(disc_width))
 
 
@@ -283,10 +282,4 @@ def build_draem(
 def build_draem_small(
     channels: int, size: tuple[int, int], recon_width: int = 32, disc_width: int = 16
 ) -> AnomalyModel:
-    _check_size(size)
     return DRAEM(channels, int(recon_width), int(disc_width))
-
-
-def _check_size(size: tuple[int, int]) -> None:
-    if size[0] % 32 or size[1] % 32:
-        raise ConfigError("model", f"draem needs a size that is a multiple of 32, found {size[0]}x{size[1]}")

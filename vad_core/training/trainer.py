@@ -148,49 +148,60 @@ def train_iter(
     stopped_early = False
     checkpoint_path: Path | None = None
     saves = _Saves(config.save_every_seconds)
-    for epoch in range(record.last_epoch + 1, config.max_epochs + 1):
-        train_loss, batches = yield from run.train_epoch(epoch, generator, report_every)
-        val_loss = run.validation_loss(train_loss)
-        changed = run.step_schedule(epoch, val_loss, time.perf_counter() - began)
-        learning_rate = run.learning_rate()
-        saves.improved |= record.add_epoch(run.model, epoch, train_loss, val_loss, learning_rate)
-        stop = _stop_reason(config, began, record.bad_epochs)
-        if output is not None and saves.due(stop is not None or epoch == config.max_epochs):
-            if saves.improved:
-                checkpoint_path = run.save_best(output, record, metadata)
-            run.save_state(output, record)
-            saves.done()
-        yield TrainEvent(
-            "epoch",
-            epoch=epoch,
-            batches=batches,
-            loss=train_loss,
-            val_loss=val_loss,
-            learning_rate=learning_rate,
-        )
-        if changed:
-            yield TrainEvent("info", epoch=epoch, message=f"learning rate now {learning_rate:.3g}")
-        if stop is not None:
-            message, stopped_early = stop
-            yield TrainEvent("info", epoch=epoch, message=message)
-            break
+    try:
+        for epoch in range(record.last_epoch + 1, config.max_epochs + 1):
+            train_loss, batches = yield from run.train_epoch(epoch, generator, report_every)
+            val_loss = run.validation_loss(train_loss)
+            changed = run.step_schedule(epoch, val_loss, time.perf_counter() - began)
+            learning_rate = run.learning_rate()
+            saves.finished(record.add_epoch(run.model, epoch, train_loss, val_loss, learning_rate))
+            stop = _stop_reason(config, began, record.bad_epochs)
+            if output is not None and saves.due(stop is not None or epoch == config.max_epochs):
+                checkpoint_path = saves.save(run, output, record, metadata) or checkpoint_path
+            yield TrainEvent(
+                "epoch",
+                epoch=epoch,
+                batches=batches,
+                loss=train_loss,
+                val_loss=val_loss,
+                learning_rate=learning_rate,
+            )
+            if changed:
+                yield TrainEvent("info", epoch=epoch, message=f"learning rate now {learning_rate:.3g}")
+            if stop is not None:
+                message, stopped_early = stop
+                yield TrainEvent("info", epoch=epoch, message=message)
+                break
+    except GeneratorExit:  # cancelled: unsaved finished epochs are saved now (the weights as they are)
+        if output is not None and saves.pending:
+            saves.save(run, output, record, metadata)
+        raise
     return run.finish(record, time.perf_counter() - began, stopped_early, output, metadata, checkpoint_path)
 
 
 @dataclass
 class _Saves:
     """When to write the checkpoint and the training state: after every epoch (``every`` 0), or at
-    most every ``every`` seconds and at the end (big models); ``improved``: a best epoch is unsaved."""
+    most every ``every`` seconds and at the end (big models). ``pending``: finished epochs unsaved;
+    ``improved``: among them a new best epoch."""
 
     every: float
+    pending: bool = False
     improved: bool = False
     last: float = field(default_factory=time.perf_counter)
+
+    def finished(self, improved: bool) -> None:
+        self.pending, self.improved = True, self.improved or improved
 
     def due(self, final: bool) -> bool:
         return final or self.every <= 0 or time.perf_counter() - self.last >= self.every
 
-    def done(self) -> None:
-        self.improved, self.last = False, time.perf_counter()
+    def save(self, run: _TrainingRun, output: str | Path, record: _RunRecord, metadata) -> Path | None:
+        """Write the state (and the checkpoint, when a best epoch is unsaved); its path or None."""
+        path = run.save_best(output, record, metadata) if self.improved else None
+        run.save_state(output, record)
+        self.pending, self.improved, self.last = False, False, time.perf_counter()
+        return path
 
 
 @dataclass
