@@ -44,6 +44,7 @@ def test_defective_parts_rank_first_and_both_aurocs_are_high(inspection) -> None
     assert list(inspection.scores[order]) == sorted(inspection.scores, reverse=True)
     assert inspection.image_auroc >= 0.9
     assert inspection.pixel_auroc >= 0.9
+    assert 0.5 <= inspection.aupro <= 1.0
     per_defect = {d.defect_type: d for d in inspection.per_defect()}
     assert set(per_defect) == {"hole", "print", "scratch"}
     assert all(d.images == 3 for d in per_defect.values())
@@ -51,7 +52,16 @@ def test_defective_parts_rank_first_and_both_aurocs_are_high(inspection) -> None
 
 def test_table_lists_defect_types_totals_and_the_missing_mask(inspection) -> None:
     table = inspection.table()
-    for text in ("image AUROC %", "pixel AUROC %", "hole", "print", "scratch", "all", "G-mean threshold"):
+    for text in (
+        "image AUROC %",
+        "pixel AUROC %",
+        "AUPRO %",
+        "hole",
+        "print",
+        "scratch",
+        "all",
+        "G-mean threshold",
+    ):
         assert text in table
     assert "hole/001.png has no mask" in table
     assert "left out of pixel AUROC" in table

@@ -125,9 +125,7 @@ def test_training_on_too_short_footage_says_so() -> None:
 @pytest.mark.slow
 def test_short_training_beats_an_untrained_model(tiny_dataset) -> None:
     bank = FrameBank.from_sources([c.source for c in tiny_dataset.train], Preprocess((64, 64), 1))
-    config = TrainConfig(
-        ModelConfig("bcae1", 1, (64, 64)), max_epochs=5, batch_size=16, device="cpu", seed=1
-    )
+    config = TrainConfig(ModelConfig("bcae1", 1, (64, 64)), max_epochs=5, batch_size=16, device="cpu", seed=1)
     trained = train(config, bank).model
     untrained = build_model(ModelConfig("bcae1", 1, (64, 64))).eval()
     inference = InferenceConfig(device="cpu", batch_size=32)

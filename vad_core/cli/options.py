@@ -15,6 +15,7 @@ import argparse
 import sys
 
 from vad_core.inference.config import ERROR_TYPES
+from vad_core.scoring.frame_error import REDUCTIONS
 from vad_core.scoring.score_kinds import SCORES
 
 
@@ -97,10 +98,12 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--error",
         choices=ERROR_TYPES,
-        help="per-pixel error [checkpoint's: compound for compound-trained models, else mse]",
+        help="per-pixel error [checkpoint's: compound for compound-trained models, segmentation for "
+        "DRAEM, else mse]",
     )
+    parser.add_argument("--reduction", choices=REDUCTIONS, help="per-frame error [checkpoint's, else mean]")
     parser.add_argument(
-        "--reduction", choices=("mean", "l2", "patch_max"), help="per-frame error [checkpoint's, else mean]"
+        "--patch", type=int, help="patch size for patch_max / smoothed_max [checkpoint's, else 16]"
     )
     parser.add_argument("--patch", type=int, help="patch size for patch_max [checkpoint's, else 16]")
     parser.add_argument(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vad_core.cli.options import parse_option_value, parse_size, progress_bar
+from vad_core.scoring.frame_error import REDUCTIONS
 from vad_core.scoring.score_kinds import SCORES
 
 
@@ -28,9 +29,14 @@ def register(sub) -> None:
     train.add_argument("--out", required=True, help="checkpoint path (stem or .safetensors)")
     train.add_argument("--size", default="128", help="model input size [128]")
     train.add_argument("--channels", type=int, default=1, choices=(1, 3))
-    train.add_argument("--epochs", type=int, default=300, help="maximum epochs (early stopping) [300]")
-    train.add_argument("--batch-size", type=int, help="[the model's registered default, else 32]")
-    train.add_argument("--lr", type=float, help="[the model's registered default, else 1e-3]")
+    train.add_argument(
+        "--epochs", type=int, help="maximum epochs (early stopping) [300; draem: 700, last epoch kept]"
+    )
+    train.add_argument("--batch-size", type=int, help="[the model's registered default, else 32; draem: 8]")
+    train.add_argument("--lr", type=float, help="[the model's registered default, else 1e-3; draem: 1e-4]")
+    train.add_argument(
+        "--max-minutes", type=float, help="stop (and save) after the epoch that passes this time budget"
+    )
     train.add_argument(
         "--loss",
         choices=("mse", "compound", "mse+gradient"),
@@ -39,7 +45,7 @@ def register(sub) -> None:
     train.add_argument("--strides", help="temporal stride augmentation [1,2,4,8,16; unet_predictor: 1]")
     train.add_argument("--window-step", type=int, default=1, help="frames between training windows [1]")
     train.add_argument("--max-windows", type=int, help="windows sampled per epoch (long footage)")
-    train.add_argument("--validation", type=float, default=0.1, help="validation fraction [0.1]")
+    train.add_argument("--validation", type=float, help="validation fraction [0.1; draem: 0]")
     train.add_argument("--option", action="append", help="model option KEY=VALUE (repeatable)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto")
@@ -54,15 +60,15 @@ def register(sub) -> None:
     train.add_argument(
         "--holdout",
         type=float,
-        default=0.1,
-        help="tail of every source held out of training; its errors calibrate causal scores [0.1; 0: none]",
+        help="tail of every source held out of training; its errors calibrate causal scores "
+        "[0.1; --still: 0]",
     )
     train.add_argument(
         "--score-reduction",
-        choices=("mean", "l2", "patch_max"),
-        help="per-frame error recommended to scorers [the model's, else mean]",
+        choices=REDUCTIONS,
+        help="per-frame error recommended to scorers [the model's, else mean; draem: smoothed_max]",
     )
-    train.add_argument("--patch", type=int, default=16)
+    train.add_argument("--patch", type=int, help="[16; draem: the 21 px filter scaled to the size]")
     train.add_argument(
         "--score",
         choices=SCORES,
@@ -108,9 +114,11 @@ def recommended_scoring(args: argparse.Namespace, config) -> dict[str, Any]:
     ``--score`` and ``--mnad-weight``; ``ConfigError`` for a score its error and reduction cannot give."""
     from vad_core.scoring.score_kinds import check_score_inputs, check_score_kind
 
-    scoring = {"reduction": "mean", **config.scoring_defaults(), "patch": args.patch}
+    scoring = {"reduction": "mean", "patch": 16, **config.scoring_defaults()}
     if args.score_reduction is not None:
         scoring["reduction"] = args.score_reduction
+    if args.patch is not None:
+        scoring["patch"] = args.patch
     if args.score is not None:
         scoring["score"] = args.score
     if args.mnad_weight is not None:
@@ -136,22 +144,31 @@ def train_config(args: argparse.Namespace):
         chosen["loss"] = args.loss
     if args.strides is not None:
         chosen["strides"] = tuple(int(s) for s in args.strides.split(","))
-    if args.batch_size is not None:
-        chosen["batch_size"] = args.batch_size
-    if args.lr is not None:
-        chosen["learning_rate"] = args.lr
+    given = {
+        "max_epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.lr,
+        "validation_fraction": args.validation,
+        "max_seconds": None if args.max_minutes is None else 60.0 * args.max_minutes,
+    }
+    chosen.update({key: value for key, value in given.items() if value is not None})
     return TrainConfig.for_model(
         model_config,
-        max_epochs=args.epochs,
         seed=args.seed,
         device=args.device,
         amp=not args.no_amp,
         window_step=args.window_step,
         max_windows_per_epoch=args.max_windows,
-        validation_fraction=args.validation,
-        holdout_fraction=args.holdout,
+        holdout_fraction=_holdout(args),
         **chosen,
     )
+
+
+def _holdout(args: argparse.Namespace) -> float:
+    """``--holdout``, else 0.1 of footage and nothing of still images (MVTec parts keep every image)."""
+    if args.holdout is not None:
+        return args.holdout
+    return 0.0 if args.still else 0.1
 
 
 def _load_frames(args: argparse.Namespace, model_config: Any):

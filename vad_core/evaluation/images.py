@@ -46,7 +46,7 @@ from vad_core.datasets.base import ImageDataset, ImageSample
 from vad_core.errors import ConfigError
 from vad_core.inference.config import InferenceConfig
 from vad_core.inference.scoring_loop import score_source
-from vad_core.metrics import gmean_threshold, image_auroc, pixel_auroc
+from vad_core.metrics import aupro, gmean_threshold, image_auroc, pixel_auroc
 from vad_core.models.base import AnomalyModel, ModelConfig
 from vad_core.progress import drive
 from vad_core.sources.image_files import ImageFolderSource, read_image
@@ -104,12 +104,13 @@ class ImageChunk:
 
 @dataclass
 class DefectMetrics:
-    """Image- and pixel-level AUROC of one defect type against all good test images."""
+    """Image- and pixel-level AUROC and AUPRO of one defect type against all good test images."""
 
     defect_type: str
     images: int
     image_auroc: float
     pixel_auroc: float
+    aupro: float = float("nan")
 
 
 @dataclass
@@ -124,6 +125,7 @@ class ImageInspection:
     config: ImageModeConfig = field(default_factory=ImageModeConfig)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    scoring: str = "frame error"  # how image scores were made, for the table
     _metrics: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # ---------------------------------------------------------------------------------- browsing
@@ -194,8 +196,16 @@ class ImageInspection:
     @property
     def pixel_auroc(self) -> float:
         """Pixel-level AUROC over every test image with a mask (good images count as all-normal)."""
+        return self._localisation()[0]
+
+    @property
+    def aupro(self) -> float:
+        """Per-region overlap up to 30 % FPR, normalised (MVTec AD), over the same images and maps."""
+        return self._localisation()[1]
+
+    def _localisation(self) -> tuple[float, float]:
         if "pixel" not in self._metrics:
-            self._metrics["pixel"] = self._pixel_auroc(range(len(self.samples)))
+            self._metrics["pixel"] = self._pixel_metrics(range(len(self.samples)))
         return self._metrics["pixel"]
 
     def per_defect(self) -> list[DefectMetrics]:
@@ -209,7 +219,7 @@ class ImageInspection:
             chosen = [i for i, s in enumerate(self.samples) if s.anomalous and s.defect_type == defect]
             keep = good + chosen
             image_value = image_auroc(self.scores[keep], labels[keep]) if good else float("nan")
-            out.append(DefectMetrics(defect, len(chosen), image_value, self._pixel_auroc(keep)))
+            out.append(DefectMetrics(defect, len(chosen), image_value, *self._pixel_metrics(keep)))
         self._metrics["per_defect"] = out
         return out
 
@@ -221,7 +231,8 @@ class ImageInspection:
         factor = limit / max(height, width)
         return max(1, round(height * factor)), max(1, round(width * factor))
 
-    def _pixel_auroc(self, indices: Sequence[int] | range) -> float:
+    def _pixel_metrics(self, indices: Sequence[int] | range) -> tuple[float, float]:
+        """Pixel AUROC and AUPRO of the images ``indices`` that have masks (NaN, NaN without any)."""
         maps, masks = [], []
         for i in indices:
             size = self._eval_size(i)
@@ -231,8 +242,8 @@ class ImageInspection:
             maps.append(resize_map(self.model_map(i), size))
             masks.append(mask)
         if not masks:
-            return float("nan")
-        return pixel_auroc(maps, masks)
+            return float("nan"), float("nan")
+        return pixel_auroc(maps, masks), aupro(maps, masks)
 
     def table(self) -> str:
         """Plain-text summary: counts, image / pixel AUROC overall and per defect type, notes."""
@@ -247,21 +258,22 @@ class ImageInspection:
         score_kind = (
             f"top {100 * self.config.top_fraction:g}% pixel errors"
             if self.config.image_score == "top_k"
-            else "frame error"
+            else self.scoring
         )
         lines = [
             f"{self.model_name} on {self.dataset.name} {self.dataset.category}: {len(self.samples)} test images "
             f"({len(self.samples) - n_bad} good, {n_bad} defective, {with_mask} with masks), "
             f"scored in {self.seconds:.1f} s",
-            f"image score: {score_kind}; pixel AUROC {size}",
+            f"image score: {score_kind}; pixel AUROC and AUPRO (per-region overlap to 30 % FPR) {size}",
             "",
         ]
-        header = ("defect type", "images", "image AUROC %", "pixel AUROC %")
+        header = ("defect type", "images", "image AUROC %", "pixel AUROC %", "AUPRO %")
         rows = [
-            (d.defect_type, str(d.images), pct(d.image_auroc), pct(d.pixel_auroc)) for d in self.per_defect()
+            (d.defect_type, str(d.images), pct(d.image_auroc), pct(d.pixel_auroc), pct(d.aupro))
+            for d in self.per_defect()
         ]
-        total = ("all", str(len(self.samples)), pct(self.image_auroc), pct(self.pixel_auroc))
-        widths = [max(len(r[i]) for r in [header, *rows, total]) for i in range(4)]
+        total = ("all", str(len(self.samples)), pct(self.image_auroc), pct(self.pixel_auroc), pct(self.aupro))
+        widths = [max(len(r[i]) for r in [header, *rows, total]) for i in range(len(header))]
 
         def line(cells: Sequence[str]) -> str:
             return "  ".join(
@@ -367,7 +379,18 @@ def inspect_iter(
         config=config,
         seconds=time.perf_counter() - began,
         notes=notes,
+        scoring=_score_description(inference),
     )
+
+
+def _score_description(inference: InferenceConfig) -> str:
+    """What an image score of ``inference`` is, in words."""
+    what = "the segmentation map" if inference.error == "segmentation" else f"the {inference.error} error map"
+    if inference.reduction == "smoothed_max":
+        return f"maximum of {what} after a {inference.patch}x{inference.patch} mean filter"
+    if inference.reduction == "patch_max":
+        return f"largest {inference.patch}x{inference.patch} block mean of {what}"
+    return f"frame error ({inference.reduction} of {what})"
 
 
 def inspect_dataset(
@@ -415,9 +438,10 @@ def train_on_image_dataset(
     channels: int | None = None,
     progress: Callable[[Any], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    resume: str | Path | None = None,
     **train_options: Any,
 ) -> TrainResult:
-    """Train a frame autoencoder on ``train/good`` of a category with ``vad_core.training``.
+    """Train a frame model (an autoencoder, or DRAEM) on ``train/good`` of a category with ``vad_core.training``.
 
     Args:
         dataset: the category (``read_mvtec`` or any ``ImageDataset``).
@@ -426,7 +450,9 @@ def train_on_image_dataset(
         size: model input ``(H, W)`` when ``model`` is a name (multiples of 32).
         channels: 1 or 3; default: the first training image's.
         progress: called with every ``TrainEvent``; ``should_stop()`` cancels (``Cancelled``).
-        **train_options: ``TrainConfig`` fields, e.g. ``max_epochs=20, batch_size=16, seed=0``.
+        resume: the ``output`` of an interrupted run to continue.
+        **train_options: ``TrainConfig`` fields, e.g. ``max_epochs=20, batch_size=16, seed=0``; they
+            override the model's registered training defaults (``TrainConfig.for_model``).
 
     Returns:
         The trainer's ``TrainResult`` (``.model`` in eval mode, ``.checkpoint`` when ``output``).
@@ -437,13 +463,16 @@ def train_on_image_dataset(
     if isinstance(model, str):
         model = ModelConfig(model, channels or source.channels, size)
     train_options.setdefault("strides", (1,))
-    config = TrainConfig(model=model, **train_options)
+    config = TrainConfig.for_model(model, **train_options)
     bank = FrameBank.from_sources([source], Preprocess(model.size, model.channels))
     metadata = {
         "training": {"dataset": f"{dataset.name} {dataset.category} (train/good)"},
-        "scoring": {**config.scoring_defaults(), "reduction": "mean"},
+        "scoring": {"reduction": "mean", **config.scoring_defaults()},
     }
-    return train(config, bank, output=output, metadata=metadata, progress=progress, should_stop=should_stop)
+    return train(
+        config, bank, output=output, resume=resume, metadata=metadata, progress=progress,
+        should_stop=should_stop,
+    )  # fmt: skip
 
 
 __all__ = [

@@ -151,7 +151,10 @@ class AnomalyScorer(nn.Module):
         context: for clip / predict models, the window ``(window, C, H, W)`` in [0, 1] around the
             explained frame; ignored (must be None) for frame models.
         position: index of the explained frame inside ``context``.
-        error: per-pixel error, ``"mse"`` (default, the thesis') or ``"ssim"``.
+        error: per-pixel error, ``"mse"`` (the thesis'), ``"ssim"``, ``"compound"`` or
+            ``"segmentation"`` (the model's own anomaly map; then ``e(x)`` is the model's image
+            score, e.g. DRAEM's maximum of the mean-filtered map); default: ``"segmentation"`` for
+            models that segment, else ``"mse"``.
         batch_size: images per model call in ``predict``.
     """
 
@@ -161,12 +164,15 @@ class AnomalyScorer(nn.Module):
         calibration: Calibration | None = None,
         context: Tensor | None = None,
         position: int = 0,
-        error: str = "mse",
+        error: str | None = None,
         batch_size: int = 32,
     ) -> None:
         super().__init__()
+        error = error or ("segmentation" if model.segments else "mse")
         if error not in ERROR_TYPES:
             raise ConfigError("scorer", f"error must be one of {ERROR_TYPES}, found {error!r}")
+        if error == "segmentation" and (not model.segments or model.spec.mode != "frame"):
+            raise ConfigError("scorer", "error 'segmentation' needs a frame model that segments (DRAEM)")
         if batch_size < 1:
             raise ConfigError("scorer", f"batch_size must be >= 1, found {batch_size}")
         device = _model_device(model)
@@ -215,7 +221,7 @@ class AnomalyScorer(nn.Module):
         labels: Sequence[bool] | np.ndarray | None = None,
         scale: str | float = "max",
         steepness: float = DEFAULT_STEEPNESS,
-        error: str = "mse",
+        error: str | None = None,
         batch_size: int = 32,
     ) -> AnomalyScorer:
         """A frame-model scorer calibrated on reference images (see ``Calibration.from_errors``).
@@ -294,13 +300,20 @@ class AnomalyScorer(nn.Module):
         return self.reconstruct_and_target(frames)[0]
 
     def error_maps(self, frames: Tensor) -> Tensor:
-        """Per-pixel error ``(N, H, W)`` of each explained frame (squared error averaged over channels)."""
+        """Per-pixel error ``(N, H, W)`` of each explained frame (squared error averaged over
+        channels, or the anomaly map of a model that segments)."""
+        if self.error == "segmentation":
+            return self.model.anomaly_map(frames)
         output, target = self.reconstruct_and_target(frames)
         return pixel_errors(output, target, self.error)
 
     def raw_errors(self, frames: Tensor) -> Tensor:
-        """Raw error ``e(x)`` per frame ``(N,)``: the mean of its error map."""
-        return self.error_maps(frames).flatten(1).mean(dim=1)
+        """Raw error ``e(x)`` per frame ``(N,)``: the mean of its error map (a segmenting model's own
+        image score, e.g. DRAEM's maximum of the mean-filtered map)."""
+        maps = self.error_maps(frames)
+        if self.error == "segmentation":
+            return self.model.image_score(maps)
+        return maps.flatten(1).mean(dim=1)
 
     def score(self, frames: Tensor) -> Tensor:
         """Normalised anomaly score ``s(x) = e(x) / scale`` per frame ``(N,)``."""

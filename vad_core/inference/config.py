@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from vad_core.errors import ConfigError
 
-ERROR_TYPES = ("mse", "ssim", "compound")
+ERROR_TYPES = ("mse", "ssim", "compound", "segmentation")
 PREDICTION_MODES = ("next", "block")
 
 
@@ -21,7 +21,9 @@ class InferenceConfig:
     batch_size: int = 32  # thesis 4.9.1 trains with batch 32
     device: str = "auto"
     amp: bool = True  # bfloat16 autocast on CUDA; ignored on CPU
-    error: str = "mse"  # per-pixel error: squared error, (1 - SSIM) / 2, or the compound loss (eq. 3.10)
+    # per-pixel error: squared error, (1 - SSIM) / 2, the compound loss (eq. 3.10), or the model's
+    # own anomaly map ("segmentation": models that segment, e.g. DRAEM)
+    error: str = "mse"
     reduction: str = "mean"  # per-frame e(t): mean | l2 | patch_max (see scoring.frame_error)
     patch: int = 16
     keep_maps: bool = True

@@ -142,6 +142,14 @@ def pixel_errors(output: torch.Tensor, target: torch.Tensor, error: str = "mse")
     return per_image(flat_out, flat_target).reshape(*shape[:-3], *shape[-2:])
 
 
+def segmentation_maps(model: AnomalyModel, frames: torch.Tensor) -> torch.Tensor:
+    """The anomaly maps ``(B, H, W)`` float32 of a model that segments (``error="segmentation"``)."""
+    if not model.segments:
+        name = model.config.name if model.config is not None else type(model).__name__
+        raise ConfigError("inference", f"{name} gives no anomaly map: score it with mse, ssim or compound")
+    return model.anomaly_map(frames).float()
+
+
 def _prefers_channels_last(model: AnomalyModel) -> bool:
     """Frame and clip models run 1.6x faster on the CPU with channels-last weights (measured on
     BCAE1 and the ConvGRU AE); the Seq2Seq roll-out runs slower with them, so it keeps the default."""
@@ -423,6 +431,8 @@ class _BatchScorer:
         inputs, target = model.split(clip_tensor)
         if inputs.dim() == 4 and self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
+        if config.error == "segmentation":
+            return segmentation_maps(model, inputs)[:, None], None
         output, target, distance = _predict_with_side(model, inputs, target, config.prediction)
         maps = pixel_errors(output, target, config.error).float()
         maps = maps[:, None] if maps.dim() == 3 else maps  # frame models: (B, H, W) -> (B, 1, H, W)
@@ -520,7 +530,10 @@ def reconstruct_frame(
         clip = torch.from_numpy(frames[None]).to(device)
         inputs, target = model.split(clip)
         output, target = _predict(model, inputs, target, config.prediction)
-        maps = pixel_errors(output, target, config.error)
+        if config.error == "segmentation":
+            maps = segmentation_maps(model, inputs)
+        else:
+            maps = pixel_errors(output, target, config.error)
     if model.spec.mode == "frame":
         output_frame, target_frame, error = output[0], target[0], maps[0]
     else:

@@ -4,8 +4,9 @@
   thesis describes as "the average of the precision values for each recall"), F1 (4.3.3) and the
   equal error rate (4.3.4, the ROC point where FPR = FNR, linearly interpolated between points).
 * The optimal threshold of eq. 3.21: the ROC threshold maximising ``sqrt(TPR * (1 - FPR))``.
-* Pooled over all frames of a dataset and per video, pixel AUROC for datasets with masks, and
-  AUROC per anomaly category (normal frames plus the frames of one category).
+* Pooled over all frames of a dataset and per video, pixel AUROC and AUPRO (the MVTec AD paper's
+  per-region overlap up to 30 % FPR) for datasets with masks, and AUROC per anomaly category
+  (normal frames plus the frames of one category).
 
 Label convention: ``True`` / 1 = anomalous (the positive class), ``False`` / 0 = normal, as in the
 dataset readers. (The thesis' section 4.9.1 labels *normal* frames 1; do not feed such labels
@@ -21,9 +22,10 @@ Example::
     report = evaluate_videos({"Test001": (s1, y1), "Test002": (s2, y2)})
     print(report.table())
     pixel_auroc(maps, masks)
+    aupro(maps, masks)                             # per-region overlap up to 30 % FPR
 
-Modules: ``detection`` (frame and image level, per video, per category), ``pixel`` (localisation),
-``events`` (operator metrics: event recall and false alarms per hour).
+Modules: ``detection`` (frame and image level, per video, per category), ``pixel`` (pixel AUROC),
+``regions`` (per-region overlap, AUPRO), ``events`` (operator metrics: event recall and false alarms per hour).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from vad_core.metrics.events import (
     threshold_for_recall,
 )
 from vad_core.metrics.pixel import pixel_auroc
+from vad_core.metrics.regions import aupro, pro_curve
 
 __all__ = [
     "ClipEvents",
@@ -55,6 +58,7 @@ __all__ = [
     "EventMetrics",
     "FrameMetrics",
     "NAN",
+    "aupro",
     "auroc",
     "evaluate_videos",
     "event_metrics",
@@ -66,4 +70,5 @@ __all__ = [
     "per_category_auroc",
     "pixel_auroc",
     "threshold_for_recall",
+    "pro_curve",
 ]

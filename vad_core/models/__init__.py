@@ -6,6 +6,7 @@ Importing this package registers every architecture; use ``build_model(ModelConf
 from vad_core.models import (  # noqa: F401  (imported for their @register side effect)
     bcae,
     conv_recurrent_ae,
+    draem,
     ks_cae,
     memae,
     mnad,

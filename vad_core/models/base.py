@@ -33,6 +33,9 @@ class AnomalyModel(nn.Module):
     """Base class: subclasses set ``spec`` and implement ``forward``; others are optional."""
 
     spec: TemporalSpec = TemporalSpec()
+    #: True for models that segment anomalies themselves (``anomaly_map``), as DRAEM does, rather
+    #: than being scored by their reconstruction error
+    segments: bool = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -58,6 +61,14 @@ class AnomalyModel(nn.Module):
     def forward_train(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
         """Output plus an extra loss term (attention penalty, memory entropy); zero by default."""
         return self(inputs), inputs.new_zeros(())
+
+    def anomaly_map(self, frames: Tensor) -> Tensor:
+        """Per-pixel anomaly probability ``(B, H, W)`` of models that segment (``segments``)."""
+        raise NotImplementedError(f"{type(self).__name__} gives no anomaly map; score its error instead")
+
+    def image_score(self, maps: Tensor) -> Tensor:
+        """Image scores ``(B,)`` from the ``(B, H, W)`` maps of ``anomaly_map`` (models that segment)."""
+        raise NotImplementedError(f"{type(self).__name__} gives no image score of its own")
 
     def encode(self, inputs: Tensor) -> Tensor:
         """Latent embedding (needed by SVDD fine-tuning); models with an encoder override this."""

@@ -33,7 +33,9 @@ class ModelEntry:
     summary: str
     defaults: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields this model trains best with
-    scoring: dict[str, Any] = field(default_factory=dict)  # recommended scoring, stored in its checkpoints
+    # how checkpoints of this model are scored, from the input size: InferenceConfig's error,
+    # reduction and patch (None: by the error it was trained with, see TrainConfig.scoring_defaults)
+    scoring: Callable[[tuple[int, int]], dict[str, Any]] | None = None
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -44,15 +46,16 @@ def register(
     family: str,
     summary: str,
     training: dict[str, Any] | None = None,
-    scoring: dict[str, Any] | None = None,
+    scoring: dict[str, Any] | Callable[[tuple[int, int]], dict[str, Any]] | None = None,
     **defaults: Any,
 ) -> Callable[[Builder], Builder]:
     """Decorator registering ``builder`` under ``name`` (lower-case, unique).
 
     ``defaults`` are the builder's default options; ``training`` holds ``TrainConfig`` fields that
     differ from the thesis recipe for this model (``TrainConfig.for_model`` applies them);
-    ``scoring`` the recommended scoring (``score``, ``mnad_weight``, ``error``, ``reduction``) that
-    ``TrainConfig.scoring_defaults`` copies into the checkpoints of this model.
+    ``scoring`` the recommended scoring (``score``, ``mnad_weight``, ``error``, ``reduction``, ``patch``)
+    that ``TrainConfig.scoring_defaults`` copies into the checkpoints of this model: a dict, or a
+    function of the input size giving one.
     """
 
     def decorate(builder: Builder) -> Builder:
@@ -60,11 +63,21 @@ def register(
         if key in _REGISTRY:
             raise ConfigError("registry", f"model name {name!r} registered twice")
         _REGISTRY[key] = ModelEntry(
-            key, builder, family, summary, dict(defaults), dict(training or {}), dict(scoring or {})
+            key, builder, family, summary, dict(defaults), dict(training or {}), _scoring_function(scoring)
         )
         return builder
 
     return decorate
+
+
+def _scoring_function(
+    scoring: dict[str, Any] | Callable[[tuple[int, int]], dict[str, Any]] | None,
+) -> Callable[[tuple[int, int]], dict[str, Any]] | None:
+    """A registered scoring as a function of the input size (a dict is the same at every size)."""
+    if scoring is None or callable(scoring):
+        return scoring
+    fixed = dict(scoring)
+    return lambda _size: dict(fixed)
 
 
 def model_names() -> list[str]:

@@ -9,6 +9,7 @@ from vad_core.errors import ConfigError
 from vad_core.models.base import ModelConfig
 
 LOSSES = ("mse", "compound", "mse+gradient")
+KEEP = ("best", "last")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,13 @@ class TrainConfig:
     amp: bool = True  # bfloat16 autocast on CUDA
     device: str = "auto"
     weight_decay: float = 0.0
+    # fractions of the run (epochs, or of max_seconds when that is further along) after which the
+    # lr is multiplied by lr_factor; empty: ReduceLROnPlateau on the validation loss (thesis)
+    lr_milestones: tuple[float, ...] = ()
+    # "best": the best validation epoch, with early stopping (thesis); "last": the last epoch, no
+    # early stopping (DRAEM: no defects at training time, so no loss to select an epoch by)
+    keep: str = "best"
+    save_every_seconds: float = 0.0  # 0: checkpoint and state after every epoch; else at most this often
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,6 +73,12 @@ class TrainConfig:
             raise ConfigError(
                 "training", f"holdout_fraction must be in [0, 0.5), found {self.holdout_fraction}"
             )
+        if self.keep not in KEEP:
+            raise ConfigError("training", f"keep must be one of {KEEP}, found {self.keep!r}")
+        if any(not 0.0 < m < 1.0 for m in self.lr_milestones):
+            raise ConfigError("training", f"lr_milestones must lie in (0, 1), found {self.lr_milestones}")
+        if self.save_every_seconds < 0:
+            raise ConfigError("training", f"save_every_seconds must be >= 0, found {self.save_every_seconds}")
         if self.window_step < 1:
             raise ConfigError("training", f"window_step must be >= 1, found {self.window_step}")
 
@@ -78,17 +92,22 @@ class TrainConfig:
     def scoring_defaults(self) -> dict[str, Any]:
         """How a model trained this way is scored: with the error it was trained on (thesis 4.6:
         "the compound loss function is directly used to score the anomalies"), else the squared error,
-        and the model's registered recommended scoring (``score`` psnr / mnad on the squared error only)."""
+        and the model's registered recommended scoring (``score`` psnr / mnad; DRAEM: its segmentation map)."""
         from vad_core.models.registry import model_entry
 
         if self.loss == "compound":
             return {"error": "compound"}
-        return {"error": "mse", **model_entry(self.model.name).scoring}
+        defaults: dict[str, Any] = {"error": "mse"}
+        entry = model_entry(self.model.name)
+        if entry.scoring is not None:
+            defaults.update(entry.scoring(self.model.size))
+        return defaults
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["model"] = self.model.to_dict()
         data["strides"] = list(self.strides)
+        data["lr_milestones"] = list(self.lr_milestones)
         return data
 
     @classmethod
@@ -96,4 +115,5 @@ class TrainConfig:
         data = dict(data)
         data["model"] = ModelConfig.from_dict(data["model"])
         data["strides"] = tuple(data.get("strides", (1,)))
+        data["lr_milestones"] = tuple(data.get("lr_milestones", ()))
         return cls(**data)

@@ -36,6 +36,7 @@ from vad_core.progress import drive
 from vad_core.training.calibration import calibration_record, held_out_clips, split_holdout
 from vad_core.training.config import TrainConfig
 from vad_core.training.frame_bank import FrameBank
+from vad_core.training.schedules import MilestoneSchedule, run_progress
 from vad_core.training.state import load_training_state, save_training_state
 
 
@@ -140,7 +141,7 @@ def train_iter(
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     run = _TrainingRun(config, bank, device)
-    record = _RunRecord(best_state=copy.deepcopy(run.model.state_dict()))
+    record = run.new_record()
     if resume is not None:
         record = run.resume_from(resume)
         yield TrainEvent("info", epoch=record.last_epoch, message=f"resumed after epoch {record.last_epoch}")
@@ -148,30 +149,61 @@ def train_iter(
     generator = torch.Generator().manual_seed(config.seed)
     stopped_early = False
     checkpoint_path: Path | None = None
-    for epoch in range(record.last_epoch + 1, config.max_epochs + 1):
-        train_loss, batches = yield from run.train_epoch(epoch, generator, report_every)
-        val_loss = run.validation_loss(train_loss)
-        run.scheduler.step(val_loss)
-        learning_rate = run.learning_rate()
-        improved = record.add_epoch(run.model, epoch, train_loss, val_loss, learning_rate)
-        if output is not None:
-            if improved:
-                checkpoint_path = run.save_best(output, record, metadata)
-            run.save_state(output, record)
-        yield TrainEvent(
-            "epoch",
-            epoch=epoch,
-            batches=batches,
-            loss=train_loss,
-            val_loss=val_loss,
-            learning_rate=learning_rate,
-        )
-        stop = _stop_reason(config, began, record.bad_epochs)
-        if stop is not None:
-            message, stopped_early = stop
-            yield TrainEvent("info", epoch=epoch, message=message)
-            break
+    saves = _Saves(config.save_every_seconds)
+    try:
+        for epoch in range(record.last_epoch + 1, config.max_epochs + 1):
+            train_loss, batches = yield from run.train_epoch(epoch, generator, report_every)
+            val_loss = run.validation_loss(train_loss)
+            changed = run.step_schedule(epoch, val_loss, time.perf_counter() - began)
+            learning_rate = run.learning_rate()
+            saves.finished(record.add_epoch(run.model, epoch, train_loss, val_loss, learning_rate))
+            stop = _stop_reason(config, began, record.bad_epochs)
+            if output is not None and saves.due(stop is not None or epoch == config.max_epochs):
+                checkpoint_path = saves.save(run, output, record, metadata) or checkpoint_path
+            yield TrainEvent(
+                "epoch",
+                epoch=epoch,
+                batches=batches,
+                loss=train_loss,
+                val_loss=val_loss,
+                learning_rate=learning_rate,
+            )
+            if changed:
+                yield TrainEvent("info", epoch=epoch, message=f"learning rate now {learning_rate:.3g}")
+            if stop is not None:
+                message, stopped_early = stop
+                yield TrainEvent("info", epoch=epoch, message=message)
+                break
+    except GeneratorExit:  # cancelled: unsaved finished epochs are saved now (the weights as they are)
+        if output is not None and saves.pending:
+            saves.save(run, output, record, metadata)
+        raise
     return run.finish(record, time.perf_counter() - began, stopped_early, output, metadata, checkpoint_path)
+
+
+@dataclass
+class _Saves:
+    """When to write the checkpoint and the training state: after every epoch (``every`` 0), or at
+    most every ``every`` seconds and at the end (big models). ``pending``: finished epochs unsaved;
+    ``improved``: among them a new best epoch."""
+
+    every: float
+    pending: bool = False
+    improved: bool = False
+    last: float = field(default_factory=time.perf_counter)
+
+    def finished(self, improved: bool) -> None:
+        self.pending, self.improved = True, self.improved or improved
+
+    def due(self, final: bool) -> bool:
+        return final or self.every <= 0 or time.perf_counter() - self.last >= self.every
+
+    def save(self, run: _TrainingRun, output: str | Path, record: _RunRecord, metadata) -> Path | None:
+        """Write the state (and the checkpoint, when a best epoch is unsaved); its path or None."""
+        path = run.save_best(output, record, metadata) if self.improved else None
+        run.save_state(output, record)
+        self.pending, self.improved, self.last = False, False, time.perf_counter()
+        return path
 
 
 @dataclass
@@ -185,6 +217,8 @@ class _RunRecord:
     bad_epochs: int = 0
     last_epoch: int = 0
 
+    keep_last: bool = False  # TrainConfig.keep == "last": every epoch is the one kept
+
     def add_epoch(
         self, model: AnomalyModel, epoch: int, train_loss: float, val_loss: float, learning_rate: float
     ) -> bool:
@@ -193,6 +227,9 @@ class _RunRecord:
             {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": learning_rate}
         )
         self.last_epoch = epoch
+        if self.keep_last:  # the live weights are the kept ones: no copy
+            self.best_val, self.best_epoch, self.best_state = val_loss, epoch, model.state_dict()
+            return True
         improved = val_loss < self.best_val - 1e-9
         if improved:
             self.best_val, self.best_epoch, self.bad_epochs = val_loss, epoch, 0
@@ -216,8 +253,12 @@ class _TrainingRun:
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
+        self.scheduler: Any = (
+            MilestoneSchedule(self.optimizer, config.lr_milestones, config.lr_factor)
+            if config.lr_milestones
+            else torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
+            )
         )
         self.criterion = loss_function(config)
         self.autocast = (
@@ -245,11 +286,31 @@ class _TrainingRun:
     def learning_rate(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
+    def step_schedule(self, epoch: int, val_loss: float, seconds: float) -> bool:
+        """Advance the lr schedule after ``epoch``; True when a milestone schedule changed the lr."""
+        if isinstance(self.scheduler, MilestoneSchedule):
+            config = self.config
+            return self.scheduler.step(run_progress(epoch, config.max_epochs, seconds, config.max_seconds))
+        self.scheduler.step(val_loss)
+        return False
+
+    def new_record(self) -> _RunRecord:
+        """The bookkeeping of a fresh run (a copy of the initial weights unless the last epoch is kept)."""
+        if self.config.keep == "last":
+            return _RunRecord(best_state=self.model.state_dict(), keep_last=True)
+        return _RunRecord(best_state=copy.deepcopy(self.model.state_dict()))
+
     def resume_from(self, resume: str | Path) -> _RunRecord:
         """Restore model, optimiser and schedule from the state saved at ``resume``."""
         state = load_training_state(resume, self.model, self.optimizer, self.scheduler, self.device)
+        keep_last = self.config.keep == "last"
+        if keep_last:
+            best_state = self.model.state_dict()
+        else:
+            best_state = state.best_weights or copy.deepcopy(self.model.state_dict())
         return _RunRecord(
-            best_state=state.best_weights or copy.deepcopy(self.model.state_dict()),
+            best_state=best_state,
+            keep_last=keep_last,
             history=state.history,
             best_val=state.best_val_loss,
             best_epoch=state.best_epoch,
@@ -310,7 +371,7 @@ class _TrainingRun:
     def save_best(self, output: str | Path, record: _RunRecord, metadata: dict[str, Any] | None) -> Path:
         return _save_best(
             self.model,
-            record.best_state,
+            None if record.keep_last else record.best_state,
             output,
             self.summary,
             record.history,
@@ -343,7 +404,7 @@ class _TrainingRun:
             record.best_val,
             record.best_epoch,
             record.bad_epochs,
-            record.best_state,
+            {} if record.keep_last else record.best_state,  # the kept weights are the model's own
         )
 
     def finish(
@@ -388,7 +449,7 @@ def _stop_reason(config: TrainConfig, began: float, bad_epochs: int) -> tuple[st
     """Why the run stops after this epoch (message, whether it is early stopping), or None."""
     if config.max_seconds is not None and time.perf_counter() - began > config.max_seconds:
         return f"time budget of {config.max_seconds:g} s reached", False
-    if bad_epochs >= config.early_stopping_patience:
+    if config.keep == "best" and bad_epochs >= config.early_stopping_patience:
         return f"early stopping: no improvement for {bad_epochs} epochs", True
     return None
 
@@ -409,13 +470,16 @@ def _evaluate(model, bank, rows, criterion, batch_size, autocast) -> float:
 
 
 def _save_best(model, best_state, output, summary, history, best_val, best_epoch, metadata) -> Path:
-    current = copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
+    """Save ``best_state`` as the checkpoint (``None``: the model's current weights are the best)."""
+    current = None if best_state is None else copy.deepcopy(model.state_dict())
+    if best_state is not None:
+        model.load_state_dict(best_state)
     training = {**summary, "history": history, "best_val_loss": best_val, "best_epoch": best_epoch}
     extra = dict(metadata or {})
     training.update(extra.pop("training", {}))
     path = save_checkpoint(model, output, {"training": training, **extra})
-    model.load_state_dict(current)
+    if current is not None:
+        model.load_state_dict(current)
     return path
 
 
