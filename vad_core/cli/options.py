@@ -105,7 +105,6 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--patch", type=int, help="patch size for patch_max / smoothed_max [checkpoint's, else 16]"
     )
-    parser.add_argument("--patch", type=int, help="patch size for patch_max [checkpoint's, else 16]")
     parser.add_argument(
         "--score",
         choices=SCORES,
