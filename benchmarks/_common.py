@@ -32,9 +32,9 @@ def argument_parser(doc: str | None) -> argparse.ArgumentParser:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"240x360"`` -> ``(240, 360)`` (height x width)."""
-    height, width = (int(value) for value in text.lower().split("x"))
-    return height, width
+    """``"240x360"`` -> ``(240, 360)`` (height x width); ``"256"`` -> ``(256, 256)``."""
+    values = [int(value) for value in text.lower().split("x")]
+    return (values[0], values[0]) if len(values) == 1 else (values[0], values[1])
 
 
 # --- the header of every log ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Scoring throughput of the model zoo: frames/s at 128x128 gray, batch 64, on CPU or CUDA (fp32 / AMP).
+"""Scoring throughput of the model zoo: frames/s at 128x128 gray (``--size``), batch 64, on CPU or CUDA (fp32 / AMP).
 
 Measures the model alone (random input already on the device, forward + per-pixel error;
 ``_common.model_only``, also the yardstick of ``benchmarks/batch.py``) and the whole ``score_all``
@@ -7,6 +7,7 @@ path on an in-memory source (preprocessing, windows, error maps, reduction).
     python benchmarks/throughput.py --models bcae1 cgru_ae --device cpu
     python benchmarks/throughput.py --models bcae1 cgru_ae seq2seq_cgru --device cuda --frames 20000
     python benchmarks/throughput.py --models bcae1 unet_predictor --device cuda --batch 32 --graphs
+    python benchmarks/throughput.py --models mnad_predictor unet_predictor:base_filters=64 --size 256 --batch 16
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import itertools
 
 import numpy as np
 import torch
-from _common import argument_parser, model_only, print_header
+from _common import argument_parser, model_only, parse_model, parse_size, print_header
 
 from vad_core.inference.config import InferenceConfig
 from vad_core.inference.device import describe_device, resolve_device
@@ -25,9 +26,9 @@ from vad_core.sources import ArraySource
 
 
 def end_to_end(model, frames: int, batch: int, device: str, amp: bool, graphs: bool = False) -> float:
-    """Frames/s of ``score_all`` on random 128x128 frames in memory, after a warm-up run."""
+    """Frames/s of ``score_all`` on random gray frames of the model's size in memory, after a warm-up run."""
     rng = np.random.default_rng(0)
-    source = ArraySource(rng.integers(0, 255, (frames, 128, 128), dtype=np.uint8), fps=25)
+    source = ArraySource(rng.integers(0, 255, (frames, *model.config.size), dtype=np.uint8), fps=25)
     config = InferenceConfig(batch_size=batch, device=device, amp=amp, keep_maps=True, cuda_graphs=graphs)
     score_all(model, ArraySource(source.read(0, min(frames, 2 * batch * max(1, model.spec.window)))), config)
     result = score_all(model, source, config)
@@ -36,7 +37,10 @@ def end_to_end(model, frames: int, batch: int, device: str, amp: bool, graphs: b
 
 def main() -> None:
     parser = argument_parser(__doc__)
-    parser.add_argument("--models", nargs="+", default=["bcae1", "cgru_ae"])
+    parser.add_argument(
+        "--models", nargs="+", default=["bcae1", "cgru_ae"], help="name[:option=value,...] each"
+    )
+    parser.add_argument("--size", default="128", help="input size, N or HxW [128]")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--frames", type=int, default=2000, help="frames for the end-to-end measurement")
@@ -54,16 +58,21 @@ def main() -> None:
     device = resolve_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    print(f"device: {describe_device(device)}; torch {torch.__version__}; 128x128 gray, batch {args.batch}")
+    size = parse_size(args.size)
+    print(
+        f"device: {describe_device(device)}; torch {torch.__version__}; "
+        f"{size[0]}x{size[1]} gray, batch {args.batch}"
+    )
     print(f"{'model':<14} {'precision':<18} {'model-only frames/s':>20} {'score_all frames/s':>19}")
     precisions = [("fp32", False)] + ([("amp bf16", True)] if device.type == "cuda" else [])
     modes = [("", False)] + ([(", CUDA graphs", True)] if args.graphs and device.type == "cuda" else [])
-    for name in args.models:
-        model = build_model(ModelConfig(name, 1, (128, 128))).to(device).eval()
+    for text in args.models:
+        name, options = parse_model(text)
+        model = build_model(ModelConfig(name, 1, size, options)).to(device).eval()
         for (label, amp), (how, graphs) in itertools.product(precisions, modes):
             alone = model_only(model, device, args.batch, amp, args.seconds, graphed=graphs)
             whole = end_to_end(model, args.frames, args.batch, str(device), amp, graphs)
-            print(f"{name:<14} {label + how:<18} {alone:>20,.0f} {whole:>19,.0f}", flush=True)
+            print(f"{text:<14} {label + how:<18} {alone:>20,.0f} {whole:>19,.0f}", flush=True)
 
 
 if __name__ == "__main__":
