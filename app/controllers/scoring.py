@@ -4,7 +4,10 @@
 scoring job (``AppWindow.start_score_job``), or reads the finished scores from the score cache
 (per source x checkpoint x inference settings x device). Chunks are buffered in the session and
 the curve is repainted by a 10 Hz timer (``flush``), so a fast worker cannot flood the event loop.
-When the job is done, the events, the events table, the threshold line and the caption follow
+The score kind is the checkpoint's (``error``, ``psnr`` or ``mnad``; ``mnad`` asks the job for the
+memory distance, stored in the cache beside the errors) and the model panel names it
+(``show_scoring_in_use``). When the job is done, the events, the events table, the threshold line
+and the caption follow
 (``refresh_events``); dragging the threshold or changing the scoring settings recomputes the
 events from the finished scores without running the model. The device and batch size of the
 model panel go to the settings and the session's inference config; the status bar names the
@@ -28,6 +31,7 @@ from PySide6.QtWidgets import QStyle
 
 from app.jobs.review import ScoreSummary, score_job
 from app.jobs.threads import independent_reader
+from app.widgets.model_panel import describe_scoring
 from vad_core.errors import VadError
 from vad_core.inference.score_cache import ScoreCache, cache_key
 
@@ -86,8 +90,11 @@ class ScoringController(QObject):
             "checkpoint_sha256": checkpoint.sha256,
         }
         cache = self.cache if key else None
+        side = session.side_needed
         window.start_score_job(
-            lambda: score_job(checkpoint.model, independent_reader(source), inference, cache, key, meta),
+            lambda: score_job(
+                checkpoint.model, independent_reader(source), inference, cache, key, meta, side
+            ),
             len(source),
             "scoring",
             chunk=self._chunk,
@@ -119,7 +126,8 @@ class ScoringController(QObject):
         notices = f" ({'; '.join(summary.notices)})" if summary.notices else ""
         window.notify(
             f"Scored {summary.frames} frames in {summary.seconds:.1f} s ({summary.frames_per_second:.0f} frames/s "
-            f"on {summary.device.upper()}, batch {summary.batch_size}){notices}: {found}.",
+            f"on {summary.device.upper()}, batch {summary.batch_size}){notices}, score "
+            f"{session.scoring.score}: {found}.",
             15000,
         )
 
@@ -184,6 +192,24 @@ class ScoringController(QObject):
         self.dirty = True
         self.flush()
         self.refresh_events()
+
+    def show_scoring_in_use(self) -> None:
+        """The model panel names the score kind in use (psnr / mnad / error); the scoring controls
+        carry it, so a threshold change keeps it."""
+        window, session = self.window, self.window.session
+        window.scoring_controls.set_config(session.scoring)
+        if session.checkpoint is None and session.scores is None:
+            window.model_panel.set_scoring("")
+            return
+        scoring, inference = session.scoring, session.inference
+        if session.checkpoint is None:  # a batch run's stored scores: their kind, not this model's
+            window.model_panel.set_scoring(f"{scoring.score} (as the batch run scored)")
+            return
+        window.model_panel.set_scoring(
+            describe_scoring(
+                scoring.score, scoring.mnad_weight, inference.error, inference.reduction, inference.patch
+            )
+        )
 
     def set_device(self, device: str) -> None:
         session = self.window.session

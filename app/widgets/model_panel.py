@@ -65,6 +65,16 @@ def describe_checkpoint(checkpoint: Checkpoint) -> dict[str, str]:
     }
 
 
+def describe_scoring(score: str, mnad_weight: float, error: str, reduction: str, patch: int) -> str:
+    """The scoring in use, in words: the score kind first (``error`` / ``psnr`` / ``mnad``)."""
+    if score == "psnr":
+        return "psnr: PSNR of the predicted frame (Liu et al. 2018)"
+    if score == "mnad":
+        return f"mnad: PSNR and memory distance, λ {mnad_weight:g} (Park et al. 2020)"
+    window = f" {patch}×{patch}" if reduction in ("patch_max", "smoothed_max") else ""
+    return f"error: {reduction}{window} of the {error} map"
+
+
 class ModelPanel(QWidget):
     """Checkpoint choice and info, architecture for training, device, batch size, Score / Cancel."""
 
@@ -100,7 +110,7 @@ class ModelPanel(QWidget):
         self.info.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.info.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.info_labels: dict[str, QLabel] = {}
-        for key in ("Model", "Architecture", "Input", "Trained on", "File"):
+        for key in ("Model", "Architecture", "Input", "Trained on", "File", "Scoring"):
             label = QLabel("–")
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -192,6 +202,10 @@ class ModelPanel(QWidget):
                 index = self.checkpoints.count() - 1
             with QSignalBlocker(self.checkpoints):
                 self.checkpoints.setCurrentIndex(index)
+
+    def set_scoring(self, text: str) -> None:
+        """The scoring in use (``describe_scoring``), shown under the model's rows."""
+        self.info_labels["Scoring"].setText(text or "–")
 
     def set_busy(self, scoring: bool, can_score: bool) -> None:
         self.score_button.setEnabled(can_score and not scoring)

@@ -363,6 +363,7 @@ class ReviewWindow(AppWindow):
         self.cancel_scoring()
         self.session.set_checkpoint(checkpoint)
         self.model_panel.set_checkpoint(checkpoint)
+        self.scoring.show_scoring_in_use()
         self.scoring.clear_views()
         self.update_title()
         self.notify(
