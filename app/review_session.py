@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -51,6 +52,9 @@ from vad_core.scoring import (
 from vad_core.scoring.score_kinds import DEFAULT_MNAD_WEIGHT, MEMORY_DISTANCE, per_video_anomaly
 from vad_core.sources.base import FrameSource
 from vad_core.sources.preprocess import resize_map
+
+if TYPE_CHECKING:
+    from app.jobs.fused import OpenFused
 
 #: How a training selection is made from the current clip (see ``ReviewSession.training_ranges``).
 TRAIN_SELECTIONS = ("marked", "unflagged", "all")
@@ -93,6 +97,8 @@ class ReviewSession:
         self.ground_truth: np.ndarray | None = None
         self.categories: np.ndarray | None = None
         self.checkpoint: Checkpoint | None = None
+        #: A fused model (``app.jobs.fused.OpenFused``) in use instead of a checkpoint, or None.
+        self.fused: OpenFused | None = None
         self.normal_ranges: list[tuple[int, int]] = []
         #: Bumped whenever the source or checkpoint changes: results of older jobs are stale.
         self.generation = 0
@@ -125,6 +131,7 @@ class ReviewSession:
         """Make ``checkpoint`` current with its recommended scoring (error, reduction, patch, score
         kind and MNAD weight, as ``vad score`` uses them); scores of the previous model are dropped."""
         self.checkpoint = checkpoint
+        self.fused = None
         if checkpoint is not None:
             defaults = checkpoint.scoring
             self.inference = replace(
@@ -138,6 +145,15 @@ class ReviewSession:
                 score=str(defaults.get("score", "error")),
                 mnad_weight=float(defaults.get("mnad_weight", DEFAULT_MNAD_WEIGHT)),
             )
+        self.generation += 1
+        self._clear_scores()
+
+    def set_fused(self, fused: OpenFused) -> None:
+        """Use a fused model instead of a checkpoint: its series is scored with the ``error`` kind
+        (as ``vad score --model FUSED.json``); scores of the previous model are dropped."""
+        self.checkpoint = None
+        self.fused = fused
+        self.scoring = replace(self.scoring, score="error")
         self.generation += 1
         self._clear_scores()
 
@@ -168,7 +184,7 @@ class ReviewSession:
 
     @property
     def can_score(self) -> bool:
-        return self.source is not None and self.checkpoint is not None
+        return self.source is not None and (self.checkpoint is not None or self.fused is not None)
 
     # -- scores ------------------------------------------------------------------------------------
     def _clear_scores(self) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QStyle
 
+from app.jobs.fused import fused_job
 from app.jobs.review import ScoreSummary, score_job
 from app.jobs.threads import independent_reader
 from app.widgets.model_panel import describe_scoring
@@ -64,6 +65,9 @@ class ScoringController(QObject):
     def start(self) -> None:
         """Score the current video with the current model (or read the cached scores)."""
         window, session = self.window, self.window.session
+        if session.source is not None and session.checkpoint is None and session.fused is not None:
+            self.start_fused()
+            return
         if session.source is None or session.checkpoint is None:
             window.notify("Open a video and a model first.")
             return
@@ -99,6 +103,41 @@ class ScoringController(QObject):
             "scoring",
             chunk=self._chunk,
             done=self._done,
+        )
+
+    def start_fused(self) -> None:
+        """Score the current video with the fused model (each member in turn; no cache, no maps)."""
+        window, session = self.window, self.window.session
+        window.cancel_scoring()
+        session.begin_scoring()
+        self.clear_views()
+        fused, source, inference = session.fused, session.source, session.inference
+        assert fused is not None and source is not None
+        generation = session.generation
+        window.start_score_job(
+            lambda: fused_job(fused, independent_reader(source), inference),
+            len(fused.members) * len(source),
+            "fused scoring",
+            done=lambda series: self._fused_done(series, generation),
+        )
+
+    def _fused_done(self, series: np.ndarray, generation: int) -> None:
+        window, session = self.window, self.window.session
+        if generation != session.generation:
+            return  # the video or the model changed meanwhile
+        try:
+            session.load_scores(series, None, recorded={"score": "error"})
+        except VadError as error:
+            window.show_error("Scores do not fit the clip", str(error))
+            return
+        session.from_cache = False
+        self.scores_loaded()
+        window.playback.show_frame(window.playback.frame_index)
+        n = len(session.events)
+        window.notify(
+            f"Scored with {session.fused.display_name if session.fused else 'the fused model'}: "
+            f"{n} event{'s' if n != 1 else ''} flagged.",
+            15000,
         )
 
     def _chunk(self, update) -> None:
@@ -198,10 +237,13 @@ class ScoringController(QObject):
         carry it, so a threshold change keeps it."""
         window, session = self.window, self.window.session
         window.scoring_controls.set_config(session.scoring)
-        if session.checkpoint is None and session.scores is None:
+        if session.checkpoint is None and session.fused is None and session.scores is None:
             window.model_panel.set_scoring("")
             return
         scoring, inference = session.scoring, session.inference
+        if session.fused is not None:
+            window.model_panel.set_scoring("error: weighted mean of the members' own scores (fused)")
+            return
         if session.checkpoint is None:  # a batch run's stored scores: their kind, not this model's
             window.model_panel.set_scoring(f"{scoring.score} (as the batch run scored)")
             return

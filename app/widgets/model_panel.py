@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
@@ -32,6 +33,9 @@ from PySide6.QtWidgets import (
 )
 
 from vad_core.checkpoint import Checkpoint
+
+if TYPE_CHECKING:
+    from app.jobs.fused import OpenFused
 
 DEVICES = (("auto", "Auto (CUDA if present)"), ("cuda", "CUDA"), ("cpu", "CPU"))
 
@@ -199,6 +203,25 @@ class ModelPanel(QWidget):
             index = self.checkpoints.findData(str(checkpoint.path))
             if index < 0:
                 self.checkpoints.addItem(checkpoint.display_name, str(checkpoint.path))
+                index = self.checkpoints.count() - 1
+            with QSignalBlocker(self.checkpoints):
+                self.checkpoints.setCurrentIndex(index)
+
+    def set_fused(self, opened: OpenFused) -> None:
+        """Show a fused model (``vad fuse``): its members and weights instead of one architecture."""
+        rows = {
+            "Model": opened.display_name,
+            "Architecture": f"fused, {len(opened.members)} members (no error maps)",
+            "Input": "each member's own",
+            "Trained on": opened.describe_members(),
+            "File": opened.path.name if opened.path else "(not saved)",
+        }
+        for key, label in self.info_labels.items():
+            label.setText(rows.get(key, "–"))
+        if opened.path is not None:
+            index = self.checkpoints.findData(str(opened.path))
+            if index < 0:
+                self.checkpoints.addItem(opened.display_name, str(opened.path))
                 index = self.checkpoints.count() - 1
             with QSignalBlocker(self.checkpoints):
                 self.checkpoints.setCurrentIndex(index)

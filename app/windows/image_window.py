@@ -303,6 +303,12 @@ class ImageWindow(AppWindow):
         self.checkpoints.choose()
 
     def set_checkpoint(self, checkpoint: Checkpoint) -> bool:
+        if not isinstance(checkpoint, Checkpoint):  # a fused model (vad fuse) scores videos only
+            self.show_error(
+                "Not an image model",
+                f"{checkpoint.display_name} is a fused model; it scores videos (open it in the review window).",
+            )
+            return False
         if checkpoint.model.spec.mode != "frame":
             self.show_error(
                 "Not an image model",

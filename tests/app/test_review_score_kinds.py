@@ -123,3 +123,46 @@ def test_a_psnr_checkpoint_is_scored_with_psnr_and_the_panel_says_so(
     )
     assert window.model_panel.info_labels["Scoring"].text().startswith("psnr")
     assert "score psnr" in window.statusBar().currentMessage()
+
+
+@pytest.fixture(scope="module")
+def fused_description(tmp_path_factory, tiny_checkpoint, mnad_checkpoint):
+    """``vad fuse`` output: the tiny BCAE1 (error score) and the tiny MNAD (mnad score), 0.3 / 0.7."""
+    from vad_core.fusion import write_fused
+
+    folder = tmp_path_factory.mktemp("fused")
+    return write_fused(folder / "fused.json", [(tiny_checkpoint, 0.3), (mnad_checkpoint, 0.7)])
+
+
+def test_a_fused_model_scores_the_video_like_vad_score_does(
+    qtbot, wait_scored, window, demo_clip, fused_description
+):
+    from vad_core.fusion import fused_series, open_members, read_fused
+
+    frames = np.ascontiguousarray(demo_clip.frames)
+    window.opening.open_source(ArraySource(frames, 25.0, "demo-small"), "demo-small")
+    window.load_checkpoint(fused_description)
+    wait_scored(window)
+    session = window.session
+
+    assert session.checkpoint is None and session.fused is not None and session.problem is None
+    members = open_members(read_fused(fused_description))
+    series = fused_series(members, ArraySource(frames, 25.0), InferenceConfig(device="cpu"))
+    np.testing.assert_allclose(session.buffers.errors, series, atol=1e-5)
+    np.testing.assert_allclose(session.scores.score, anomaly_scores(series, session.scoring).score, atol=1e-5)
+    assert session.scoring.score == "error"
+    assert "fused" in window.model_panel.info_labels["Architecture"].text()
+    assert window.model_panel.info_labels["Scoring"].text().startswith("error")
+    assert "fused" in window.windowTitle()
+
+
+def test_the_image_window_refuses_a_fused_model_naming_it(qtbot, home, fused_description):
+    from app.settings import AppSettings, _MemoryStore
+    from app.windows.image_window import ImageWindow
+
+    win = ImageWindow(AppSettings(_MemoryStore()))
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.checkpoints.failed, timeout=30_000):
+        win.load_checkpoint(fused_description)
+    assert win.checkpoint is None and "fused model" in win.error_dialog.text()
+    win.close()
