@@ -4,9 +4,13 @@
 never imports Qt and never re-implements scoring: regularity, smoothing and events come from
 ``vad_core.scoring``.
 
+The score kind is the checkpoint's recommendation (``Checkpoint.scoring["score"]``: ``error``,
+``psnr`` or ``mnad`` with its ``mnad_weight``), as ``vad score`` and ``vad eval`` use it; ``mnad``
+reads the ``memory_distance`` side series the scoring job stores beside the errors.
+
 While a scoring job streams chunks, only frames ``[0, scored)`` have errors. The per-video min-max
 normalisation of s(t) needs the whole video, so until the job finishes the live curve is the raw
-regularity of the frames so far, normalised by their running min / max (``live_regularity``); it is
+regularity (of the score kind) of the frames so far, normalised by their running min / max (``live_regularity``); it is
 provisional and may shift as new extremes arrive. When the job finishes, ``finish()`` computes the
 final ``AnomalyScores`` (s(t), Savitzky-Golay smoothed s(t), anomaly score) and the events.
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,8 +49,12 @@ from vad_core.scoring import (
     previous_event,
     regularity,
 )
+from vad_core.scoring.score_kinds import DEFAULT_MNAD_WEIGHT, MEMORY_DISTANCE, per_video_anomaly
 from vad_core.sources.base import FrameSource
 from vad_core.sources.preprocess import resize_map
+
+if TYPE_CHECKING:
+    from app.jobs.fused import OpenFused
 
 #: How a training selection is made from the current clip (see ``ReviewSession.training_ranges``).
 TRAIN_SELECTIONS = ("marked", "unflagged", "all")
@@ -88,6 +97,8 @@ class ReviewSession:
         self.ground_truth: np.ndarray | None = None
         self.categories: np.ndarray | None = None
         self.checkpoint: Checkpoint | None = None
+        #: A fused model (``app.jobs.fused.OpenFused``) in use instead of a checkpoint, or None.
+        self.fused: OpenFused | None = None
         self.normal_ranges: list[tuple[int, int]] = []
         #: Bumped whenever the source or checkpoint changes: results of older jobs are stale.
         self.generation = 0
@@ -117,8 +128,10 @@ class ReviewSession:
         self._clear_scores()
 
     def set_checkpoint(self, checkpoint: Checkpoint | None) -> None:
-        """Make ``checkpoint`` current; scores of the previous model are dropped."""
+        """Make ``checkpoint`` current with its recommended scoring (error, reduction, patch, score
+        kind and MNAD weight, as ``vad score`` uses them); scores of the previous model are dropped."""
         self.checkpoint = checkpoint
+        self.fused = None
         if checkpoint is not None:
             defaults = checkpoint.scoring
             self.inference = replace(
@@ -127,8 +140,27 @@ class ReviewSession:
                 reduction=str(defaults.get("reduction", self.inference.reduction)),
                 patch=int(defaults.get("patch", self.inference.patch)),
             )
+            self.scoring = replace(
+                self.scoring,
+                score=str(defaults.get("score", "error")),
+                mnad_weight=float(defaults.get("mnad_weight", DEFAULT_MNAD_WEIGHT)),
+            )
         self.generation += 1
         self._clear_scores()
+
+    def set_fused(self, fused: OpenFused) -> None:
+        """Use a fused model instead of a checkpoint: its series is scored with the ``error`` kind
+        (as ``vad score --model FUSED.json``); scores of the previous model are dropped."""
+        self.checkpoint = None
+        self.fused = fused
+        self.scoring = replace(self.scoring, score="error")
+        self.generation += 1
+        self._clear_scores()
+
+    @property
+    def side_needed(self) -> tuple[str, ...]:
+        """Side series the score kind needs from the scoring job (``mnad``: the memory distance)."""
+        return (MEMORY_DISTANCE,) if self.scoring.score == "mnad" else ()
 
     def set_inference(self, inference: InferenceConfig) -> None:
         """Device / batch size changes keep the scores; settings that change numbers drop them."""
@@ -152,7 +184,7 @@ class ReviewSession:
 
     @property
     def can_score(self) -> bool:
-        return self.source is not None and self.checkpoint is not None
+        return self.source is not None and (self.checkpoint is not None or self.fused is not None)
 
     # -- scores ------------------------------------------------------------------------------------
     def _clear_scores(self) -> None:
@@ -182,11 +214,18 @@ class ReviewSession:
         if update.buffers.maps is not None and self.map_scale == 1.0:
             self.map_scale = robust_max(update.buffers.maps[update.start : update.stop])
 
-    def load_scores(self, errors: np.ndarray, maps: np.ndarray | None = None) -> None:
-        """Take precomputed per-frame errors (and maps) of the whole source as finished scores.
+    def load_scores(
+        self,
+        errors: np.ndarray,
+        maps: np.ndarray | None = None,
+        side: dict[str, np.ndarray] | None = None,
+        recorded: dict | None = None,
+    ) -> None:
+        """Take precomputed per-frame errors (maps, side series) of the whole source as finished scores.
 
         For a scores file written by ``vad score`` / ``vad batch score``: nothing is recomputed,
-        s(t), smoothing and events follow from ``errors`` with the current scoring settings.
+        s(t), smoothing and events follow from ``errors`` with the current scoring settings and the
+        score kind the file was written with (``recorded``: its ``meta["scoring"]``).
         Raises ``ConfigError`` when the arrays do not have one entry per frame.
         """
         errors = np.asarray(errors, np.float32)
@@ -197,8 +236,13 @@ class ReviewSession:
             )
         if maps is not None and len(maps) != len(errors):
             maps = None  # maps that do not fit are no maps; the curve is still right
+        side = {name: values for name, values in (side or {}).items() if len(values) == len(errors)}
+        if recorded and "score" in recorded:
+            weight = float(recorded.get("mnad_weight", DEFAULT_MNAD_WEIGHT))
+            self.scoring = replace(self.scoring, score=str(recorded["score"]), mnad_weight=weight)
         self._clear_scores()
-        self.add_update(ScoreUpdate(0, len(errors), len(errors), ScoreBuffers(errors, maps), cached=True))
+        buffers = ScoreBuffers(errors, maps, side)
+        self.add_update(ScoreUpdate(0, len(errors), len(errors), buffers, cached=True))
         self.finish()
 
     def finish(self) -> None:
@@ -214,8 +258,8 @@ class ReviewSession:
         if not self.complete or self.buffers is None:
             return
         try:
-            self.scores = anomaly_scores(self.buffers.errors, self.scoring)
-        except ConfigError as error:  # e.g. a diverged model that produced NaN errors
+            self.scores = anomaly_scores(self.buffers.errors, self.scoring, self.buffers.side)
+        except ConfigError as error:  # a diverged model's NaN errors; "mnad" without a distance
             self.scores, self.events = None, []
             self.problem = str(error)
             return
@@ -244,13 +288,25 @@ class ReviewSession:
         errors = self.errors
         if errors is None or len(errors) == 0:
             return np.zeros(0)
+        side = {}
+        if self.buffers is not None and self.scoring.score == "mnad":
+            side = {name: values[: self.scored] for name, values in self.buffers.side.items()}
         finite = np.isfinite(errors)
-        if finite.all():
-            return regularity(errors)
+        for values in side.values():
+            finite &= np.isfinite(values)
         live = np.full(len(errors), np.nan)  # non-finite errors stay gaps in the curve
         if finite.any():
-            live[finite] = regularity(errors[finite])
+            live[finite] = self._regularity(errors[finite], {k: v[finite] for k, v in side.items()})
         return live
+
+    def _regularity(self, errors: np.ndarray, side: dict[str, np.ndarray]) -> np.ndarray:
+        """Unsmoothed s(t) of ``errors`` for the score kind; ``error`` when the kind cannot be made."""
+        if self.scoring.score == "error":
+            return regularity(errors)
+        try:
+            return 1.0 - per_video_anomaly(errors, self.scoring.score, side, self.scoring.mnad_weight)
+        except ConfigError:  # "mnad" before a memory distance arrived: finish() names the problem
+            return regularity(errors)
 
     def curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(frames, raw s(t), shown s(t))``: final smoothed s(t) when complete, else the live raw one."""

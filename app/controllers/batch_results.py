@@ -104,11 +104,12 @@ class BatchResults(QObject):
             source, row.clip, scores.labels, scores.categories, recent=row.path, score=False
         )
         try:
-            window.session.load_scores(scores.errors, scores.maps)
+            window.session.load_scores(scores.errors, scores.maps, scores.side, scores.meta.get("scoring"))
         except VadError as error:
             window.show_error("Scores do not fit the clip", str(error))
             return
         window.scoring.scores_loaded()
+        window.scoring.show_scoring_in_use()
         window.playback.show_frame(window.playback.frame_index)
         n = len(window.session.events)
         window.notify(

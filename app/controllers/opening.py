@@ -209,7 +209,7 @@ class OpeningController(QObject):
 
     def _score_when_possible(self) -> None:
         window = self.window
-        if window.session.checkpoint is not None:
+        if window.session.checkpoint is not None or window.session.fused is not None:
             window.scoring.start()
         elif window.checkpoints.loading:
             window.notify("The model is still loading: scoring starts when it is ready.", 15000)

@@ -4,7 +4,10 @@
 scoring job (``AppWindow.start_score_job``), or reads the finished scores from the score cache
 (per source x checkpoint x inference settings x device). Chunks are buffered in the session and
 the curve is repainted by a 10 Hz timer (``flush``), so a fast worker cannot flood the event loop.
-When the job is done, the events, the events table, the threshold line and the caption follow
+The score kind is the checkpoint's (``error``, ``psnr`` or ``mnad``; ``mnad`` asks the job for the
+memory distance, stored in the cache beside the errors) and the model panel names it
+(``show_scoring_in_use``). When the job is done, the events, the events table, the threshold line
+and the caption follow
 (``refresh_events``); dragging the threshold or changing the scoring settings recomputes the
 events from the finished scores without running the model. The device and batch size of the
 model panel go to the settings and the session's inference config; the status bar names the
@@ -26,8 +29,10 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QStyle
 
+from app.jobs.fused import fused_job
 from app.jobs.review import ScoreSummary, score_job
 from app.jobs.threads import independent_reader
+from app.widgets.model_panel import describe_scoring
 from vad_core.errors import VadError
 from vad_core.inference.score_cache import ScoreCache, cache_key
 
@@ -60,6 +65,9 @@ class ScoringController(QObject):
     def start(self) -> None:
         """Score the current video with the current model (or read the cached scores)."""
         window, session = self.window, self.window.session
+        if session.source is not None and session.checkpoint is None and session.fused is not None:
+            self.start_fused()
+            return
         if session.source is None or session.checkpoint is None:
             window.notify("Open a video and a model first.")
             return
@@ -86,12 +94,50 @@ class ScoringController(QObject):
             "checkpoint_sha256": checkpoint.sha256,
         }
         cache = self.cache if key else None
+        side = session.side_needed
         window.start_score_job(
-            lambda: score_job(checkpoint.model, independent_reader(source), inference, cache, key, meta),
+            lambda: score_job(
+                checkpoint.model, independent_reader(source), inference, cache, key, meta, side
+            ),
             len(source),
             "scoring",
             chunk=self._chunk,
             done=self._done,
+        )
+
+    def start_fused(self) -> None:
+        """Score the current video with the fused model (each member in turn; no cache, no maps)."""
+        window, session = self.window, self.window.session
+        window.cancel_scoring()
+        session.begin_scoring()
+        self.clear_views()
+        fused, source, inference = session.fused, session.source, session.inference
+        assert fused is not None and source is not None
+        generation = session.generation
+        window.start_score_job(
+            lambda: fused_job(fused, independent_reader(source), inference),
+            len(fused.members) * len(source),
+            "fused scoring",
+            done=lambda series: self._fused_done(series, generation),
+        )
+
+    def _fused_done(self, series: np.ndarray, generation: int) -> None:
+        window, session = self.window, self.window.session
+        if generation != session.generation:
+            return  # the video or the model changed meanwhile
+        try:
+            session.load_scores(series, None, recorded={"score": "error"})
+        except VadError as error:
+            window.show_error("Scores do not fit the clip", str(error))
+            return
+        session.from_cache = False
+        self.scores_loaded()
+        window.playback.show_frame(window.playback.frame_index)
+        n = len(session.events)
+        window.notify(
+            f"Scored with {session.fused.display_name if session.fused else 'the fused model'}: "
+            f"{n} event{'s' if n != 1 else ''} flagged.",
+            15000,
         )
 
     def _chunk(self, update) -> None:
@@ -119,7 +165,8 @@ class ScoringController(QObject):
         notices = f" ({'; '.join(summary.notices)})" if summary.notices else ""
         window.notify(
             f"Scored {summary.frames} frames in {summary.seconds:.1f} s ({summary.frames_per_second:.0f} frames/s "
-            f"on {summary.device.upper()}, batch {summary.batch_size}){notices}: {found}.",
+            f"on {summary.device.upper()}, batch {summary.batch_size}){notices}, score "
+            f"{session.scoring.score}: {found}.",
             15000,
         )
 
@@ -184,6 +231,27 @@ class ScoringController(QObject):
         self.dirty = True
         self.flush()
         self.refresh_events()
+
+    def show_scoring_in_use(self) -> None:
+        """The model panel names the score kind in use (psnr / mnad / error); the scoring controls
+        carry it, so a threshold change keeps it."""
+        window, session = self.window, self.window.session
+        window.scoring_controls.set_config(session.scoring)
+        if session.checkpoint is None and session.fused is None and session.scores is None:
+            window.model_panel.set_scoring("")
+            return
+        scoring, inference = session.scoring, session.inference
+        if session.fused is not None:
+            window.model_panel.set_scoring("error: weighted mean of the members' own scores (fused)")
+            return
+        if session.checkpoint is None:  # a batch run's stored scores: their kind, not this model's
+            window.model_panel.set_scoring(f"{scoring.score} (as the batch run scored)")
+            return
+        window.model_panel.set_scoring(
+            describe_scoring(
+                scoring.score, scoring.mnad_weight, inference.error, inference.reduction, inference.patch
+            )
+        )
 
     def set_device(self, device: str) -> None:
         session = self.window.session

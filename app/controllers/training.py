@@ -67,17 +67,22 @@ class TrainingController(QObject):
         architecture = window.model_panel.architecture_choice() or "bcae1"
         stem = "".join(c if c.isalnum() else "_" for c in (session.source_name or "footage"))[:40].strip("_")
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+        def output_for(name: str):
+            return data_dir() / "models" / f"{stem}_{name}_{stamp}"
+
         dialog = TrainDialog(
             window.pool,
             model_names(),
             choices,
-            data_dir() / "models" / f"{stem}_{architecture}_{stamp}",
+            output_for(architecture),
             architecture=architecture,
             size=(64, 64) if demo_setup else (128, 128),
             channels=1 if session.source is None or session.source.channels == 1 else 3,
             epochs=8 if demo_setup else 20,
             device=session.inference.device,
             model_options=self.loaded_model_options(),
+            output_for=output_for,
             parent=window,
         )
         dialog.modelReady.connect(window.load_checkpoint)

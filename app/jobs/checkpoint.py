@@ -1,5 +1,5 @@
-"""Loading a checkpoint off the GUI thread (no Qt): the first torch import, the weights' SHA-256 and
-building the model all happen in the worker.
+"""Loading a checkpoint (or a fused-model description and its members) off the GUI thread (no Qt):
+the first torch import, the weights' SHA-256 and building the model all happen in the worker.
 
 Example::
 
@@ -18,17 +18,24 @@ from app.jobs.worker import Notice
 from vad_core.errors import CheckpointError, VadError
 
 if TYPE_CHECKING:
+    from app.jobs.fused import OpenFused
     from vad_core.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 
 
-def checkpoint_job(path: str | Path, device: str = "cpu") -> Generator[Notice, None, Checkpoint]:
-    """Load ``path`` on ``device``; any failure is a ``CheckpointError`` naming the file (one line)."""
+def checkpoint_job(path: str | Path, device: str = "cpu") -> Generator[Notice, None, Checkpoint | OpenFused]:
+    """Load ``path`` on ``device``: a checkpoint, or a fused-model description (``vad fuse``) with its
+    members loaded (``OpenFused``); any failure is a ``CheckpointError`` naming the file (one line)."""
     yield Notice(f"Loading the model {Path(path).name}…")
     from vad_core.checkpoint import load_checkpoint
+    from vad_core.fusion import is_fused_model
 
     try:
+        if is_fused_model(path):
+            from app.jobs.fused import open_fused
+
+            return open_fused(path, device=device)
         return load_checkpoint(path, device=device)
     except VadError:
         raise

@@ -2,8 +2,8 @@
 
 * ``thumbnail_job`` reads and shrinks the test images (``(index, thumbnail)`` chunks);
 * ``inspect_job`` scores them one batch at a time under ``model_lock`` (``ImageChunk`` chunks) and
-  returns the ``ImageInspection`` with the image and pixel metrics computed (it reads every mask:
-  here, not on the GUI thread).
+  returns the ``ImageInspection`` with the image and pixel metrics (pixel AUROC, AUPRO) computed
+  (it reads every mask: here, not on the GUI thread).
 
 ``frame_model_names`` lists the architectures image mode can train (frame models).
 
@@ -63,20 +63,27 @@ def inspect_job(
                 break
         yield chunk
         yield Progress(chunk.stop, chunk.total)
-    yield Progress(total, total, "computing image and pixel AUROC")
-    _ = inspection.pixel_auroc, inspection.per_defect()  # reads every mask: here, not on the GUI thread
+    yield Progress(total, total, "computing image and pixel AUROC and AUPRO")
+    # reads every mask and computes the localisation metrics (pixel AUROC and AUPRO, overall and per
+    # defect type; cached in the inspection): here, not on the GUI thread
+    _ = inspection.pixel_auroc, inspection.aupro, inspection.per_defect()
     return inspection
 
 
 @functools.cache
 def frame_model_names() -> tuple[str, ...]:
-    """Registered architectures that score single images (image mode needs a frame model)."""
+    """Registered architectures that score single images (image mode needs a frame model), DRAEM
+    included. Each is built once on the meta device: no weights are allocated (DRAEM has 97 M)."""
+    import torch
+
     from vad_core.models import ModelConfig, build_model, model_names
 
     names = []
     for name in model_names():
         try:
-            if build_model(ModelConfig(name, 1, (64, 64))).spec.mode == "frame":
+            with torch.device("meta"):
+                model = build_model(ModelConfig(name, 1, (64, 64)))
+            if model.spec.mode == "frame":
                 names.append(name)
         except Exception:  # an architecture that cannot be built is simply not offered
             continue

@@ -5,7 +5,8 @@ reading a batch run's clip.
 and ``Notice`` items, and returns a summary; stopping the generator (``close()``) stops the job.
 
 * ``score_job`` - asks the score cache first; otherwise runs ``vad_core.inference.score_source``
-  chunk by chunk into shared buffers, and stores the finished result in the cache.
+  chunk by chunk into shared buffers (errors, maps and side series such as MNAD's memory
+  distance), and stores the finished result, side series included, in the cache.
 * ``train_job`` - builds a ``FrameBank`` from the selected frames and runs ``train_iter``.
 * ``reconstruct_job`` - one frame's input, reconstruction and error (the side-by-side view).
 * ``batch_clip_job`` - a clip of a batch run: its stored scores (maps included) and its video.
@@ -44,7 +45,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ScoreBuffers:
-    """Per-frame errors (NaN until scored) and float16 maps of one scoring job.
+    """Per-frame errors (NaN until scored), float16 maps and side series of one scoring job.
+
+    ``side`` holds the per-frame series a model gives beside its errors (``"memory_distance"`` of
+    MNAD, which the ``mnad`` score needs), NaN until scored like the errors.
 
     The job writes frames ``[0, stop)`` before it yields an update saying so; the GUI only reads
     frames below the last ``stop`` it received, so both threads share the arrays without copies.
@@ -52,6 +56,18 @@ class ScoreBuffers:
 
     errors: np.ndarray
     maps: np.ndarray | None = None
+    side: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def take(self, chunk: Any, total: int) -> None:
+        """Write a ``ScoredChunk``'s errors, maps and side series into frames ``chunk.start .. stop``."""
+        self.errors[chunk.start : chunk.stop] = chunk.errors
+        if chunk.maps is not None:
+            if self.maps is None:
+                self.maps = np.zeros((total, *chunk.maps.shape[1:]), np.float16)
+            self.maps[chunk.start : chunk.stop] = chunk.maps
+        for name, values in chunk.side.items():
+            series = self.side.setdefault(name, np.full(total, np.nan, np.float32))
+            series[chunk.start : chunk.stop] = values
 
 
 @dataclass
@@ -88,8 +104,13 @@ def score_job(
     cache: ScoreCache | None = None,
     key: str | None = None,
     meta: dict[str, Any] | None = None,
+    side_needed: Sequence[str] = (),
 ) -> Generator[ScoreUpdate | Progress | Notice, None, ScoreSummary]:
-    """Score ``source`` (or read it from ``cache``); see the module docstring."""
+    """Score ``source`` (or read it from ``cache``); see the module docstring.
+
+    ``side_needed``: side series the score needs (``("memory_distance",)`` for ``mnad``); a cache
+    entry without them is scored again.
+    """
     from vad_core.inference.device import resolve_device
 
     began = time.perf_counter()
@@ -97,8 +118,8 @@ def score_job(
     device = resolve_device(inference.device)
     if cache is not None and key is not None:
         hit = cache.load(key)
-        if hit is not None and len(hit.errors) == total:
-            buffers = ScoreBuffers(hit.errors, hit.maps)
+        if hit is not None and len(hit.errors) == total and set(side_needed) <= set(hit.side):
+            buffers = ScoreBuffers(hit.errors, hit.maps, dict(hit.side))
             yield ScoreUpdate(0, total, total, buffers, cached=True)
             yield Progress(total, total)
             return ScoreSummary(total, time.perf_counter() - began, True, device.type, inference.batch_size)
@@ -126,17 +147,15 @@ def score_job(
             if "halved to" in notice and last_word.isdigit():
                 batch_size = int(last_word)
         notices.clear()
-        buffers.errors[chunk.start : chunk.stop] = chunk.errors
-        if chunk.maps is not None:
-            if buffers.maps is None:
-                buffers.maps = np.zeros((total, *chunk.maps.shape[1:]), np.float16)
-            buffers.maps[chunk.start : chunk.stop] = chunk.maps
+        buffers.take(chunk, total)
         yield ScoreUpdate(chunk.start, chunk.stop, total, buffers)
         yield Progress(chunk.stop, total)
     seconds = time.perf_counter() - began
     if cache is not None and key is not None:
         try:
-            cache.store(key, buffers.errors, buffers.maps, {**(meta or {}), "seconds": seconds})
+            cache.store(
+                key, buffers.errors, buffers.maps, {**(meta or {}), "seconds": seconds}, side=buffers.side
+            )
         except OSError as error:
             yield Notice(f"scores not cached ({error.strerror or error})")
     return ScoreSummary(total, seconds, False, device.type, batch_size, reported)

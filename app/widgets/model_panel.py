@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
@@ -32,6 +33,9 @@ from PySide6.QtWidgets import (
 )
 
 from vad_core.checkpoint import Checkpoint
+
+if TYPE_CHECKING:
+    from app.jobs.fused import OpenFused
 
 DEVICES = (("auto", "Auto (CUDA if present)"), ("cuda", "CUDA"), ("cpu", "CPU"))
 
@@ -63,6 +67,16 @@ def describe_checkpoint(checkpoint: Checkpoint) -> dict[str, str]:
         "Trained on": checkpoint.trained_on,
         "File": checkpoint.path.name if checkpoint.path else "(not saved)",
     }
+
+
+def describe_scoring(score: str, mnad_weight: float, error: str, reduction: str, patch: int) -> str:
+    """The scoring in use, in words: the score kind first (``error`` / ``psnr`` / ``mnad``)."""
+    if score == "psnr":
+        return "psnr: PSNR of the predicted frame (Liu et al. 2018)"
+    if score == "mnad":
+        return f"mnad: PSNR and memory distance, λ {mnad_weight:g} (Park et al. 2020)"
+    window = f" {patch}×{patch}" if reduction in ("patch_max", "smoothed_max") else ""
+    return f"error: {reduction}{window} of the {error} map"
 
 
 class ModelPanel(QWidget):
@@ -100,7 +114,7 @@ class ModelPanel(QWidget):
         self.info.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.info.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.info_labels: dict[str, QLabel] = {}
-        for key in ("Model", "Architecture", "Input", "Trained on", "File"):
+        for key in ("Model", "Architecture", "Input", "Trained on", "File", "Scoring"):
             label = QLabel("–")
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -192,6 +206,29 @@ class ModelPanel(QWidget):
                 index = self.checkpoints.count() - 1
             with QSignalBlocker(self.checkpoints):
                 self.checkpoints.setCurrentIndex(index)
+
+    def set_fused(self, opened: OpenFused) -> None:
+        """Show a fused model (``vad fuse``): its members and weights instead of one architecture."""
+        rows = {
+            "Model": opened.display_name,
+            "Architecture": f"fused, {len(opened.members)} members (no error maps)",
+            "Input": "each member's own",
+            "Trained on": opened.describe_members(),
+            "File": opened.path.name if opened.path else "(not saved)",
+        }
+        for key, label in self.info_labels.items():
+            label.setText(rows.get(key, "–"))
+        if opened.path is not None:
+            index = self.checkpoints.findData(str(opened.path))
+            if index < 0:
+                self.checkpoints.addItem(opened.display_name, str(opened.path))
+                index = self.checkpoints.count() - 1
+            with QSignalBlocker(self.checkpoints):
+                self.checkpoints.setCurrentIndex(index)
+
+    def set_scoring(self, text: str) -> None:
+        """The scoring in use (``describe_scoring``), shown under the model's rows."""
+        self.info_labels["Scoring"].setText(text or "–")
 
     def set_busy(self, scoring: bool, can_score: bool) -> None:
         self.score_button.setEnabled(can_score and not scoring)

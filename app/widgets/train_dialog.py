@@ -1,7 +1,10 @@
 """Train on this footage: train a model on frames marked as normal, in the background.
 
 The dialog fills a ``vad_core.training.TrainConfig`` (architecture, input size, epochs, batch
-size), lets the operator pick which frames to learn from (``TrainingChoice``: frames marked
+size, time budget) with ``TrainConfig.for_model``, so an architecture's registered recipe (DRAEM:
+Adam 1e-4, batch 8, 700 epochs, lr steps, last epoch kept, no validation) is what trains it: choosing
+an architecture sets epochs and batch size to its recipe and names the recipe; the file name follows
+the architecture (``output_for``) until the operator edits it. It lets the operator pick which frames to learn from (``TrainingChoice``: frames marked
 normal, all frames outside flagged events, the whole clip, or - for the demo - the synthetic
 benchmark's normal training clips) and where to save the checkpoint, then runs
 ``app.jobs.review.train_job`` on the worker pool. A progress bar and a live loss curve (training loss per
@@ -18,7 +21,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,34 @@ from app.theme import PLOT_BACKGROUND
 from vad_core.sources.base import FrameSource
 
 SIZES = ((64, 64), (128, 128), (128, 192), (192, 256), (256, 256))
+DEFAULT_BATCH = 32  # thesis 4.9.1 (TrainConfig's default)
+
+
+def registered_recipe(architecture: str) -> dict[str, Any]:
+    """The ``TrainConfig`` fields ``architecture`` trains with beside the thesis recipe ({} if unknown)."""
+    from vad_core.errors import VadError
+    from vad_core.models.registry import model_entry
+
+    try:
+        return dict(model_entry(architecture).training)
+    except VadError:
+        return {}
+
+
+def describe_recipe(recipe: dict[str, Any]) -> str:
+    """The parts of a registered recipe an operator should know, in words ("" for the thesis recipe)."""
+    parts = []
+    if "learning_rate" in recipe:
+        parts.append(f"Adam lr {recipe['learning_rate']:g}")
+    milestones = recipe.get("lr_milestones") or ()
+    if milestones:
+        steps = " and ".join(f"{100 * m:.0f} %" for m in milestones)
+        parts.append(f"lr × {recipe.get('lr_factor', 0.75):g} after {steps} of the run")
+    if recipe.get("keep") == "last":
+        parts.append("last epoch kept (no early stopping)")
+    if recipe.get("validation_fraction") == 0.0:
+        parts.append("no validation split")
+    return ", ".join(parts)
 
 
 @dataclass
@@ -83,14 +114,19 @@ class TrainDialog(QDialog):
         epochs: int = 10,
         device: str = "auto",
         model_options: dict[str, dict[str, Any]] | None = None,
+        output_for: Callable[[str], str | Path] | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``epochs`` is the default for architectures whose recipe names none; ``output_for(arch)``
+        the file to save a model of ``arch`` to (None: ``output`` whatever the architecture)."""
         super().__init__(parent)
         self.setWindowTitle("Train on this footage")
         self.pool = pool
         self.choices = list(choices)
         self.channels = channels
         self.device = device
+        self.default_epochs = epochs
+        self.output_for = output_for
         self.worker: Worker | None = None
         self.checkpoint: Path | None = None
         self._train_x: list[float] = []
@@ -102,7 +138,7 @@ class TrainDialog(QDialog):
         self.model_options = dict(model_options or {})
 
         layout = QVBoxLayout(self)
-        layout.addLayout(self._build_form(architectures, architecture, size, epochs, output))
+        layout.addLayout(self._build_form(architectures, architecture, size, output))
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -116,6 +152,9 @@ class TrainDialog(QDialog):
         self._timer = QTimer(self)
         self._timer.setInterval(200)
         self._timer.timeout.connect(self._flush)
+        self._auto_output = self.output.text()  # the file name follows the architecture until edited
+        self.architecture.currentTextChanged.connect(self._architecture_changed)
+        self._architecture_changed(self.architecture.currentText())
         self.resize(560, 620)
 
     def _build_form(
@@ -123,10 +162,9 @@ class TrainDialog(QDialog):
         architectures: Sequence[str],
         architecture: str,
         size: tuple[int, int],
-        epochs: int,
         output: str | Path,
     ) -> QFormLayout:
-        """The settings: architecture and its options, input size, epochs, batch, frames, file."""
+        """The settings: architecture and its options, input size, epochs, batch, budget, frames, file."""
         form = QFormLayout()
         self.architecture = QComboBox()
         self.architecture.addItems(list(architectures))
@@ -136,8 +174,6 @@ class TrainDialog(QDialog):
         self.options_label = QLabel()
         self.options_label.setWordWrap(True)
         form.addRow("Options", self.options_label)
-        self.architecture.currentTextChanged.connect(self._show_options)
-        self._show_options(self.architecture.currentText())
         self.size = QComboBox()
         for height, width in SIZES:
             self.size.addItem(f"{width}×{height}")
@@ -146,14 +182,19 @@ class TrainDialog(QDialog):
         self.size.setToolTip("Model input size (frames are resized); smaller trains faster")
         form.addRow("Input size", self.size)
         self.epochs = QSpinBox()
-        self.epochs.setRange(1, 300)
-        self.epochs.setValue(epochs)
-        self.epochs.setToolTip("Maximum epochs; training stops early when validation loss stops improving")
+        self.epochs.setRange(1, 2000)
         form.addRow("Epochs", self.epochs)
         self.batch = QSpinBox()
         self.batch.setRange(2, 512)
-        self.batch.setValue(32)
         form.addRow("Batch size", self.batch)
+        self.budget = QSpinBox()
+        self.budget.setRange(0, 100_000)
+        self.budget.setSuffix(" min")
+        self.budget.setSpecialValueText("none")
+        self.budget.setToolTip(
+            "Stop after the epoch that passes this wall-clock time; learning-rate steps scale with it"
+        )
+        form.addRow("Time budget", self.budget)
         frames_box = QWidget()
         frames_layout = QVBoxLayout(frames_box)
         frames_layout.setContentsMargins(0, 0, 0, 0)
@@ -230,13 +271,27 @@ class TrainDialog(QDialog):
         index = self.frame_buttons.checkedId()
         return self.choices[index] if 0 <= index < len(self.choices) else None
 
-    def _show_options(self, architecture: str) -> None:
+    def _architecture_changed(self, architecture: str) -> None:
+        """Options, recipe, epochs, batch size and file name follow the chosen architecture."""
         options = self.model_options.get(architecture)
         if options:
             text = ", ".join(f"{key}={value}" for key, value in sorted(options.items()))
-            self.options_label.setText(f"{text} (as the loaded model)")
+            text = f"{text} (as the loaded model)"
         else:
-            self.options_label.setText("the architecture's defaults")
+            text = "the architecture's defaults"
+        recipe = registered_recipe(architecture)
+        described = describe_recipe(recipe)
+        self.options_label.setText(f"{text}; its recipe: {described}" if described else text)
+        self.epochs.setValue(int(recipe.get("max_epochs", self.default_epochs)))
+        self.batch.setValue(int(recipe.get("batch_size", DEFAULT_BATCH)))
+        self.epochs.setToolTip(
+            "Epochs to run; the last one is kept"
+            if recipe.get("keep") == "last"
+            else "Maximum epochs; training stops early when validation loss stops improving"
+        )
+        if self.output_for is not None and self.output.text() == self._auto_output:
+            self._auto_output = str(self.output_for(architecture))
+            self.output.setText(self._auto_output)
 
     def input_size(self) -> tuple[int, int]:
         """The chosen model input ``(height, width)``."""
@@ -257,6 +312,7 @@ class TrainDialog(QDialog):
             ),
             max_epochs=self.epochs.value(),
             batch_size=self.batch.value(),
+            max_seconds=60.0 * self.budget.value() if self.budget.value() else None,
             device=self.device,
             max_windows_per_epoch=2000 if frames > 2000 else None,
         )
@@ -329,8 +385,9 @@ class TrainDialog(QDialog):
             if math.isfinite(event.val_loss) and event.val_loss > 0:
                 self._val_x.append(float(event.epoch))
                 self._val_y.append(event.val_loss)
+            validation = f", validation loss {event.val_loss:.5f}" if math.isfinite(event.val_loss) else ""
             self.status.setText(
-                f"epoch {event.epoch}: training loss {event.loss:.5f}, validation loss {event.val_loss:.5f}, "
+                f"epoch {event.epoch}: training loss {event.loss:.5f}{validation}, "
                 f"learning rate {event.learning_rate:.2g}"
             )
             self._dirty = True
@@ -348,10 +405,12 @@ class TrainDialog(QDialog):
             return
         self.checkpoint = Path(result.checkpoint) if result.checkpoint else None
         stop = " (early stopping)" if result.stopped_early else ""
-        self.status.setText(
-            f"Done{stop}: best validation loss {result.best_val_loss:.5f} at epoch {result.best_epoch}, "
-            f"{result.seconds:.0f} s. Saved to {self.checkpoint}."
+        kept = (
+            f"best validation loss {result.best_val_loss:.5f} at epoch {result.best_epoch}"
+            if math.isfinite(result.best_val_loss)
+            else f"{result.epochs_run} epochs, the last one kept"
         )
+        self.status.setText(f"Done{stop}: {kept}, {result.seconds:.0f} s. Saved to {self.checkpoint}.")
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         self.progress.setFormat("done")

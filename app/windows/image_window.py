@@ -6,8 +6,9 @@ layout ``vad_core.datasets.open_dataset`` reads as an ``ImageDataset``), load a 
 checkpoint or train a BCAE1 on ``train/good`` (the review window's training dialog), and the test
 images are scored in a worker (``vad_core.evaluation.images.inspect_iter``).
 
-* left: the category and model, image-level and pixel-level AUROC (overall and per defect type),
-  and the thumbnails sorted by score (frame colour = ground truth: red defective, green good);
+* left: the category and model, image-level and pixel-level AUROC and AUPRO (per-region overlap up
+  to 30 % FPR; overall and per defect type; computed in the scoring worker), how image scores are
+  made (a DRAEM checkpoint: its segmentation map, smoothed maximum), and the thumbnails sorted by score (frame colour = ground truth: red defective, green good);
 * centre: the selected image with its error map as a colour overlay (one scale for the whole
   category: the 99th percentile of all map pixels), the ground-truth mask outlined in green, and
   the heatmap controls;
@@ -137,7 +138,11 @@ class ImageWindow(AppWindow):
         row = QHBoxLayout()
         self.image_auroc_label = QLabel("Image AUROC: –")
         self.pixel_auroc_label = QLabel("Pixel AUROC: –")
-        for label in (self.image_auroc_label, self.pixel_auroc_label):
+        self.aupro_label = QLabel("AUPRO: –")
+        self.aupro_label.setToolTip(
+            "Per-region overlap up to 30 % false-positive rate, normalised (MVTec AD)"
+        )
+        for label in (self.image_auroc_label, self.pixel_auroc_label, self.aupro_label):
             label.setStyleSheet("font-weight: bold;")
             row.addWidget(label)
         metrics_layout.addLayout(row)
@@ -298,6 +303,12 @@ class ImageWindow(AppWindow):
         self.checkpoints.choose()
 
     def set_checkpoint(self, checkpoint: Checkpoint) -> bool:
+        if not isinstance(checkpoint, Checkpoint):  # a fused model (vad fuse) scores videos only
+            self.show_error(
+                "Not an image model",
+                f"{checkpoint.display_name} is a fused model; it scores videos (open it in the review window).",
+            )
+            return False
         if checkpoint.model.spec.mode != "frame":
             self.show_error(
                 "Not an image model",
@@ -323,7 +334,8 @@ class ImageWindow(AppWindow):
         return True
 
     def open_train_dialog(self) -> None:
-        """Train a frame CAE (BCAE1 by default) on ``train/good`` with the review window's dialog."""
+        """Train a frame model (BCAE1 by default, DRAEM with its recipe, ...) on ``train/good`` with the
+        review window's dialog; the file is named for the category and the chosen architecture."""
         from app.widgets.train_dialog import TrainDialog, TrainingChoice
         from vad_core.evaluation.images import training_source
         from vad_core.paths import data_dir
@@ -342,17 +354,22 @@ class ImageWindow(AppWindow):
         what = f"{self.dataset.name} {self.dataset.category} (train/good)"
         choice = TrainingChoice(f"train/good of {self.dataset.category}", [source], None, what)
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        output = data_dir() / "models" / f"{self.dataset.category}_bcae1_{stamp}"
+        category = self.dataset.category
+
+        def output_for(architecture: str) -> Path:
+            return data_dir() / "models" / f"{category}_{architecture}_{stamp}"
+
         small = max(read_image(self.dataset.train[0].path).shape[:2]) < 128
         dialog = TrainDialog(
             self.pool,
             frame_model_names(),
             [choice],
-            output,
+            output_for("bcae1"),
             architecture="bcae1",
             size=(64, 64) if small else (128, 128),
             channels=source.channels,
-            epochs=20,
+            epochs=20,  # for architectures without a registered recipe (DRAEM brings its own)
+            output_for=output_for,
             parent=self,
         )
         dialog.setWindowTitle(f"Train on the good images of {self.dataset.category}")
@@ -385,7 +402,8 @@ class ImageWindow(AppWindow):
         self.show_image(first)
         self.notify(
             f"Scored {len(inspection)} test images in {inspection.seconds:.1f} s: image AUROC "
-            f"{percent(inspection.image_auroc)}, pixel AUROC {percent(inspection.pixel_auroc)}.",
+            f"{percent(inspection.image_auroc)}, pixel AUROC {percent(inspection.pixel_auroc)}, "
+            f"AUPRO {percent(inspection.aupro)}.",
             15000,
         )
 
@@ -494,23 +512,26 @@ class ImageWindow(AppWindow):
         if inspection is None:
             self.image_auroc_label.setText("Image AUROC: –")
             self.pixel_auroc_label.setText("Pixel AUROC: –")
+            self.aupro_label.setText("AUPRO: –")
             self.per_defect_label.setText(
                 "scoring…" if self.busy else "Load or train a model to score the test images."
             )
             return
         self.image_auroc_label.setText(f"Image AUROC: {percent(inspection.image_auroc)}")
         self.pixel_auroc_label.setText(f"Pixel AUROC: {percent(inspection.pixel_auroc)}")
+        self.aupro_label.setText(f"AUPRO: {percent(inspection.aupro)}")
         rows = "".join(
             f"<tr><td>{d.defect_type}</td><td align='right'>{d.images}</td>"
-            f"<td align='right'>{percent(d.image_auroc)}</td><td align='right'>{percent(d.pixel_auroc)}</td></tr>"
+            f"<td align='right'>{percent(d.image_auroc)}</td><td align='right'>{percent(d.pixel_auroc)}</td>"
+            f"<td align='right'>{percent(d.aupro)}</td></tr>"
             for d in inspection.per_defect()
         )
         notes = "".join(f"<br><i>{note}</i>" for note in inspection.notes)
         self.per_defect_label.setText(
             "<table cellspacing='0' cellpadding='1'><tr><th align='left'>defect</th><th>n</th>"
-            f"<th>image</th><th>pixel</th></tr>{rows}</table>"
-            f"{len(inspection)} images, scored in {inspection.seconds:.1f} s; pixel AUROC at "
-            f"{inspection.config.pixel_size or 'full'} px{notes}"
+            f"<th>image</th><th>pixel</th><th>AUPRO</th></tr>{rows}</table>"
+            f"{len(inspection)} images, scored in {inspection.seconds:.1f} s; image score: "
+            f"{inspection.scoring}; pixel AUROC and AUPRO at {inspection.config.pixel_size or 'full'} px{notes}"
         )
 
     def update_enabled(self) -> None:

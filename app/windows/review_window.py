@@ -57,6 +57,7 @@ from app.controllers.playback import MARK_ACTIONS, PLAYBACK_ACTIONS, SOURCE_ACTI
 from app.controllers.reconstruction import ReconstructionController
 from app.controllers.scoring import ScoringController
 from app.controllers.training import TrainingController
+from app.jobs.fused import OpenFused
 from app.review_session import ReviewSession
 from app.settings import AppSettings
 from app.widgets.events_table import EventsTable
@@ -358,16 +359,24 @@ class ReviewWindow(AppWindow):
         current = str(checkpoint.path) if checkpoint and checkpoint.path else None
         self.model_panel.set_checkpoint_choices(choices, current)
 
-    def set_checkpoint(self, checkpoint: Checkpoint) -> bool:
-        """Use ``checkpoint``: cancels scoring with the old one; scores the open video."""
+    def set_checkpoint(self, checkpoint: Checkpoint | OpenFused) -> bool:
+        """Use ``checkpoint`` (or a fused model): cancels scoring with the old one; scores the open video."""
         self.cancel_scoring()
-        self.session.set_checkpoint(checkpoint)
-        self.model_panel.set_checkpoint(checkpoint)
+        if isinstance(checkpoint, OpenFused):
+            self.session.set_fused(checkpoint)
+            self.model_panel.set_fused(checkpoint)
+            message = f"Fused model: {checkpoint.describe_members()}."
+        else:
+            self.session.set_checkpoint(checkpoint)
+            self.model_panel.set_checkpoint(checkpoint)
+            message = (
+                f"Model {checkpoint.display_name} ({checkpoint.config.name}), trained on "
+                f"{checkpoint.trained_on}."
+            )
+        self.scoring.show_scoring_in_use()
         self.scoring.clear_views()
         self.update_title()
-        self.notify(
-            f"Model {checkpoint.display_name} ({checkpoint.config.name}), trained on {checkpoint.trained_on}."
-        )
+        self.notify(message)
         if self.session.source is not None:
             self.scoring.start()
         self.update_enabled()
@@ -384,6 +393,8 @@ class ReviewWindow(AppWindow):
             parts.append(self.session.source_name)
         if self.session.checkpoint is not None:
             parts.append(self.session.checkpoint.display_name)
+        elif self.session.fused is not None:
+            parts.append(self.session.fused.display_name)
         self.setWindowTitle(" — ".join(parts))
 
     def update_enabled(self) -> None:

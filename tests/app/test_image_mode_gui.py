@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from explain_fixtures import tiny_setup, write_mvtec_parts
@@ -66,7 +68,7 @@ def test_scoring_sorts_the_thumbnails_and_shows_both_aurocs(
     order = win.thumbnails.displayed_order()
     scores = win.inspection.scores[order]
     assert sorted(order) == list(range(9)) and np.all(np.diff(scores) <= 0)
-    for label in (win.image_auroc_label, win.pixel_auroc_label):
+    for label in (win.image_auroc_label, win.pixel_auroc_label, win.aupro_label):
         value = label.text().split(":")[1].strip()
         assert value.endswith("%") and 0.0 <= float(value.rstrip(" %")) <= 100.0
     assert "scratch" in win.per_defect_label.text()
@@ -126,6 +128,43 @@ def test_training_a_bcae1_on_train_good_loads_it_and_scores(qtbot, image_window,
 
     qtbot.waitUntil(lambda: win.inspection is not None and not win.score_job.running, timeout=60_000)
     assert win.checkpoint.config.name == "bcae1" and len(win.inspection) == 9
+
+
+def test_training_draem_small_uses_its_recipe_and_scores_with_its_segmentation_map(
+    qtbot, image_window, parts_root
+):
+    win = image_window
+    assert win.open_dataset(parts_root)
+    win.open_train_dialog()
+    dialog = win.train_dialog
+    offered = [dialog.architecture.itemText(i) for i in range(dialog.architecture.count())]
+    assert {"draem", "draem_small"} <= set(offered) and "unet_predictor" not in offered
+
+    dialog.architecture.setCurrentText("draem_small")
+
+    assert (dialog.epochs.value(), dialog.batch.value()) == (700, 8)  # the paper's recipe, not bcae1's
+    assert "draem_small" in Path(dialog.output.text()).name and "bcae1" not in dialog.output.text()
+    assert "last epoch kept" in dialog.options_label.text()
+    config = dialog.train_config()
+    assert config.learning_rate == 1e-4 and config.keep == "last" and config.validation_fraction == 0.0
+    assert len(config.lr_milestones) == 2 and config.model.size == (64, 64)
+
+    dialog.epochs.setValue(2)  # 8 good images at batch 8: one step per epoch
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=180_000)
+    assert dialog.checkpoint is not None, dialog.status.text()
+    assert "draem_small" in dialog.checkpoint.name
+    dialog.use_button.click()
+
+    qtbot.waitUntil(lambda: win.inspection is not None and not win.score_job.running, timeout=120_000)
+    assert win.checkpoint.config.name == "draem_small"
+    assert win.checkpoint.scoring["error"] == "segmentation"
+    assert "segmentation map" in win.inspection.scoring and "segmentation map" in win.per_defect_label.text()
+    maps = win.inspection.maps.astype(np.float32)
+    assert maps.min() >= 0.0 and maps.max() <= 1.0  # DRAEM's per-pixel probability, not a squared error
+    value = win.aupro_label.text().split(":")[1].strip()
+    assert value.endswith("%") and 0.0 <= float(value.rstrip(" %")) <= 100.0
+    assert "AUPRO" in win.per_defect_label.text()
 
 
 def test_a_folder_that_is_no_image_dataset_names_the_problem(qtbot, image_window, tmp_path):

@@ -165,3 +165,28 @@ def test_workers_read_video_files_through_their_own_decoder(tmp_path, demo_clip)
     assert reader is not video and len(reader) == len(video) == 10
     memory = ArraySource(demo_clip.frames[:5])
     assert independent_reader(memory) is memory
+
+
+def test_stored_scores_keep_the_score_kind_they_were_written_with_and_its_side_series():
+    errors = np.linspace(1e-3, 4e-3, 40).astype(np.float32)
+    distance = np.linspace(0.5, 0.1, 40).astype(np.float32)
+    session = ReviewSession()
+    session.open_source(ArraySource(np.zeros((40, 8, 8), np.uint8)), "zeros")
+
+    session.load_scores(errors, None, {"memory_distance": distance}, {"score": "mnad", "mnad_weight": 0.4})
+
+    config = ScoringConfig(score="mnad", mnad_weight=0.4)
+    expected = anomaly_scores(errors, config, {"memory_distance": distance}).score
+    assert session.scoring.score == "mnad" and session.problem is None
+    np.testing.assert_allclose(session.scores.score, expected)
+
+
+def test_the_live_curve_of_a_psnr_session_is_the_psnr_series_of_the_frames_so_far():
+    errors = np.array([1e-4, 1e-3, 1e-2, 1e-1], np.float32)
+    session, buffers = session_with_errors(errors)
+    session.scoring = ScoringConfig(score="psnr")
+    session.add_update(ScoreUpdate(0, 3, 4, buffers))
+
+    live = session.live_regularity()
+
+    np.testing.assert_allclose(live, [1.0, 0.5, 0.0], atol=1e-6)  # log error, min-max: evenly spaced
