@@ -28,15 +28,29 @@ def _raw_errors_from_maps(maps: np.ndarray) -> np.ndarray:
     return flat.mean(axis=1, dtype=np.float64)
 
 
-def image_calibration(inspection: Any) -> Calibration | None:
+def _raw_image_scores(maps: np.ndarray, error: str) -> np.ndarray:
+    """The explanation scorer's raw ``e(x)`` of each map: its mean, or for a model that segments
+    (``error == "segmentation"``, DRAEM) the model's image score, the largest mean-filtered value."""
+    if error != "segmentation":
+        return _raw_errors_from_maps(maps)
+    from vad_core.models.draem import score_window
+    from vad_core.scoring.frame_error import reduce_error_maps
+
+    values = np.asarray(maps, np.float32)
+    return reduce_error_maps(values, "smoothed_max", score_window(*values.shape[-2:]))
+
+
+def image_calibration(inspection: Any, error: str = "mse") -> Calibration | None:
     """Calibration from a scored image category: per-image errors and the test labels (G-mean, eq. 3.21).
 
-    ``inspection`` is a ``vad_core.evaluation.images.ImageInspection``; None when it has no usable errors.
+    ``inspection`` is a ``vad_core.evaluation.images.ImageInspection``; ``error`` is the explanation
+    scorer's (``"segmentation"`` for a model that segments: then ``e(x)`` is its image score, not the
+    map's mean). None when the inspection has no usable errors.
     """
     from vad_core.explain import Calibration
 
     try:
-        raw = _raw_errors_from_maps(inspection.maps)
+        raw = _raw_image_scores(inspection.maps, error)
         labels = inspection.labels
         calibration = Calibration.from_errors(raw, labels if labels.any() and not labels.all() else None)
     except (ConfigError, ValueError):

@@ -394,7 +394,8 @@ class ImageWindow(AppWindow):
     def _score_done(self, inspection: ImageInspection) -> None:
         self.inspection = inspection
         self.map_scale = robust_max(inspection.maps)
-        self.calibration = image_calibration(inspection)
+        segments = getattr(self.checkpoint.model, "segments", False) if self.checkpoint else False
+        self.calibration = image_calibration(inspection, "segmentation" if segments else "mse")
         self.thumbnails.set_scores(inspection.scores, inspection.threshold)
         self._show_metrics()
         first = self.thumbnails.displayed_order()[0]
