@@ -1,6 +1,8 @@
 """Compare SHAP, LIME, e-LRP and counterfactuals on MVTec defects (thesis 4.10) and draw the panels.
 
-Trains (or loads) a BCAE1 on a category's ``train/good`` images, calibrates the anomaly scorer on
+Trains (or loads) a BCAE1 on a category's ``train/good`` images (``--checkpoint`` may be any frame
+model: DRAEM is explained through its image score, and e-LRP, which covers sequential
+autoencoders only, is left out for it), calibrates the anomaly scorer on
 the test split (thesis 3.8.5: scale = largest test error, G-mean threshold of eq. 3.21), explains
 ``--per-defect`` images of every defect type with each method and measures how well each heatmap
 points at the ground-truth mask (pointing game, IoU and precision of the top 5 % pixels, relevance
@@ -14,6 +16,7 @@ baseline the thesis argues against. Writes into ``--out`` (default ``docs/xai``)
 
     python benchmarks/explain_compare.py --epochs 25 --size 128            # trains, ~10 min on 2 CPU cores
     python benchmarks/explain_compare.py --checkpoint runs/xai/bottle_bcae1_128 --per-defect 4
+    python benchmarks/explain_compare.py --checkpoint runs/draem_small_bottle --device cuda --out docs/xai/draem
 
 Needs matplotlib (a dependency of shap) for the figures.
 """
@@ -63,6 +66,13 @@ METHODS: list[tuple[str, str, dict[str, Any]]] = [
     ("Counterfactual", "counterfactual", {}),
     ("Counterfactual (blur)", "counterfactual", {"replacement": "blur"}),
 ]
+
+
+def methods_for(model) -> list[tuple[str, str, dict[str, Any]]]:
+    """The methods that apply to ``model``: e-LRP needs a sequential autoencoder (not DRAEM)."""
+    if getattr(model, "segments", False):
+        return [entry for entry in METHODS if entry[1] != "lrp"]
+    return METHODS
 
 
 def train_or_load(args: argparse.Namespace, dataset) -> tuple[Any, dict[str, Any]]:
@@ -158,26 +168,33 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "xai")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda [cpu]")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     dataset = read_mvtec(args.mvtec)
     checkpoint, training = train_or_load(args, dataset)
-    model = checkpoint.model.eval()
+    model = checkpoint.model.to(args.device).eval()
     size = checkpoint.config.size
+    methods = methods_for(model)
+    segments = getattr(model, "segments", False)
 
-    evaluation = evaluate_image_dataset(checkpoint, dataset, InferenceConfig(batch_size=16, device="cpu"))
+    scoring = {k: checkpoint.scoring[k] for k in ("error", "reduction", "patch")} if segments else {}
+    inference = InferenceConfig(batch_size=16, device=args.device, **scoring)
+    evaluation = evaluate_image_dataset(checkpoint, dataset, inference)
     print(evaluation.table())
-    raw_errors = evaluation.scores  # mean squared error per test image (reduction "mean")
+    # the scorer's raw error e(x) per test image: the mean squared error (reduction "mean"), or a
+    # segmenting model's image score (DRAEM: max of the mean-filtered segmentation map)
+    raw_errors = evaluation.scores
     calibration = Calibration.from_errors(raw_errors, evaluation.labels)
     scorer = AnomalyScorer(model, calibration)
     print(f"calibration: {calibration}")
 
-    rows: dict[str, list[LocalisationScores]] = {name: [] for name, _, _ in [("Error map", "", {}), *METHODS]}
+    rows: dict[str, list[LocalisationScores]] = {name: [] for name, _, _ in [("Error map", "", {}), *methods]}
     per_type: dict[str, dict[str, list[LocalisationScores]]] = {}
     coverages: list[float] = []
-    seconds: dict[str, list[float]] = {name: [] for name, _, _ in METHODS}
+    seconds: dict[str, list[float]] = {name: [] for name, _, _ in methods}
     overview_rows: list[tuple[str, Path]] = []
     order = evaluation.order() if args.select == "top" else list(range(len(evaluation.samples)))
     for defect in dataset.defect_types:
@@ -190,13 +207,14 @@ def main() -> None:
             image = read_image(sample.path)
             mask = sample.read_mask(image.shape[:2])
             frame = torch.from_numpy(prepare_frames(image[None], size, checkpoint.config.channels)[0])
+            frame = frame.to(args.device)
             with torch.no_grad():
-                reconstruction = scorer.reconstruct(frame[None])[0].numpy().transpose(1, 2, 0)
-                error_map = scorer.error_maps(frame[None])[0].numpy()
+                reconstruction = scorer.reconstruct(frame[None])[0].float().cpu().numpy().transpose(1, 2, 0)
+                error_map = scorer.error_maps(frame[None])[0].float().cpu().numpy()
             error_full = resize_map(error_map, image.shape[:2])
             results = {"Error map": (error_full, False, {})}
             rows["Error map"].append(localisation_scores(error_full, mask, FRACTION))
-            for name, method, options in METHODS:
+            for name, method, options in methods:
                 result = explain(method, model, image, scorer=scorer, seed=args.seed, **options)
                 results[name] = (result.heatmap, result.signed, result.extras)
                 seconds[name].append(result.seconds)
@@ -213,14 +231,14 @@ def main() -> None:
             if rank >= args.panels:
                 continue
             outlines = mask_outline(mask)
-            figure, axes = plt.subplots(1, 9, figsize=(18, 2.5), dpi=110)
+            figure, axes = plt.subplots(1, 3 + len(methods), figsize=(2 * (3 + len(methods)), 2.5), dpi=110)
             recon_full = (np.clip(reconstruction, 0, 1) * 255).astype(np.uint8)
             recon_full = cv2.resize(
                 recon_full, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR
             )
             overlay(axes[0], image, None, False, f"{defect} {sample.path.stem} (score {score:.2f})", outlines)
             overlay(axes[1], recon_full, None, False, "reconstruction", [])
-            for ax, name in zip(axes[2:], ["Error map", *(n for n, _, _ in METHODS)], strict=True):
+            for ax, name in zip(axes[2:], ["Error map", *(n for n, _, _ in methods)], strict=False):
                 heat, signed, extras = results[name]
                 overlay(ax, image, heat, signed, f"{name}: {label(rows[name][-1])}", outlines)
                 if "boxes" in extras:
@@ -248,7 +266,8 @@ def main() -> None:
     timing = {name: float(np.median(values)) for name, values in seconds.items() if values}
     setup = {
         "dataset": f"{dataset.name} {dataset.category} ({args.mvtec})",
-        "model": f"BCAE1, {size[0]}x{size[1]} RGB",
+        "model": f"{checkpoint.config.name}, {size[0]}x{size[1]} RGB",
+        "error_map": "segmentation map" if segments else "squared error map",
         "training": training,
         "image_auroc": evaluation.image_auroc,
         "pixel_auroc": evaluation.pixel_auroc,
@@ -269,14 +288,16 @@ def main() -> None:
         "",
         f"- data: {setup['dataset']}",
         f"- model: {setup['model']}; epochs: {training['epochs']}; "
-        f"training time: {training['seconds'] or 0:.0f} s on CPU ({'trained now' if training['trained_now'] else 'loaded'})",
+        f"training time: {training['seconds'] or 0:.0f} s ({'trained now' if training['trained_now'] else 'loaded'})",
+        f"- 'Error map' row: the model's {setup['error_map']}"
+        + ("; e-LRP left out (it covers sequential autoencoders only)" if segments else ""),
         f"- model quality on the test split: image AUROC {100 * evaluation.image_auroc:.1f} %, "
         f"pixel AUROC {100 * evaluation.pixel_auroc:.1f} %",
         f"- scorer: {calibration.note}; threshold {calibration.threshold:.3f}",
         f"- explained: {setup['explained_images']} defect images ({args.per_defect} per defect type, "
         + ("the highest-scored of each type" if args.select == "top" else "the first of each type")
         + f"), seed {args.seed}; heatmaps at image resolution",
-        f"- median seconds per explanation ({setup['threads']} CPU threads): "
+        f"- median seconds per explanation on {args.device} ({setup['threads']} CPU threads): "
         + ", ".join(f"{k} {v:.2f}" for k, v in timing.items()),
         f"- counterfactual boxes contain on average {100 * setup['counterfactual_mask_coverage']:.0f} % of the mask",
         *(
