@@ -222,3 +222,14 @@ def test_an_unreadable_scores_file_is_one_line_naming_it(qtbot, window, results)
     text = window.error_dialog.text()
     assert "b.npz" in text and "\n" not in text
     assert window.session.source is None and not window.batch.loading
+
+
+def test_an_index_of_another_schema_is_reported_as_a_sentence(window, tmp_path, monkeypatch):
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "index.sqlite") as db:
+        db.execute("CREATE TABLE clips (clip TEXT, score REAL)")
+    shown = []
+    monkeypatch.setattr(window, "show_error", lambda title, message: shown.append(message))
+    assert not window.batch.open_results(tmp_path)
+    assert shown and "another schema" in shown[0] and "OperationalError" not in shown[0]

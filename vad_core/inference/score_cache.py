@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 
 from vad_core.atomic_io import atomic_writer
+from vad_core.errors import ScoresFileError, VadError
+from vad_core.json_reading import Fields, decode_json
 from vad_core.sources.base import FrameSource
 
 CACHE_VERSION = 1
@@ -128,6 +130,13 @@ def cache_key(
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:40]
 
 
+def _read_meta(text: str, path: Path) -> dict[str, Any]:
+    """An entry's ``meta``: a JSON object (through :mod:`vad_core.json_reading`) or ``ScoresFileError``."""
+    meta = decode_json(text, path, ScoresFileError, max_bytes=1024 * 1024, what="the meta JSON object")
+    Fields(meta, path, ScoresFileError, "meta.")
+    return meta
+
+
 class ScoreCache:
     """The folder of cached scores; safe to share between processes (atomic renames)."""
 
@@ -151,13 +160,13 @@ class ScoreCache:
             with np.load(path, allow_pickle=False) as data:
                 errors = np.asarray(data["errors"], np.float32)
                 maps = np.asarray(data["maps"]) if "maps" in data.files else None
-                meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+                meta = _read_meta(str(data["meta"]), path) if "meta" in data.files else {}
                 side = {
                     name.removeprefix(_SIDE): np.asarray(data[name], np.float32)
                     for name in data.files
                     if name.startswith(_SIDE)
                 }
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError):
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, VadError):
             path.unlink(missing_ok=True)
             return None
         bad_side = any(values.shape != errors.shape for values in side.values())
