@@ -17,13 +17,11 @@ from typing import Any
 
 from vad_core.errors import CheckpointError, ConfigError
 from vad_core.json_reading import Fields, describe
+from vad_core.model_config import MAX_INPUT_SIDE
 
 FORMAT = "vad-review checkpoint"
 VERSION = 1
 MAX_DESCRIPTION_BYTES = 16 * 1024 * 1024  # ours are < 100 KB; 16 MB leaves room for long training logs
-# our choice: the largest input side any registered architecture is used at is 256 (DRAEM on
-# MVTec); 1024 keeps 4x that headroom while bounding one frame's activations to a few hundred MB
-MAX_INPUT_SIDE = 1024
 MIN_INPUT_SIDE = 32  # the encoders halve the size five times
 CHANNELS = (1, 3)
 MAX_PATCH = 1024
