@@ -233,3 +233,14 @@ def test_an_index_of_another_schema_is_reported_as_a_sentence(window, tmp_path, 
     monkeypatch.setattr(window, "show_error", lambda title, message: shown.append(message))
     assert not window.batch.open_results(tmp_path)
     assert shown and "another schema" in shown[0] and "OperationalError" not in shown[0]
+
+
+def test_reloading_an_index_that_became_unreadable_says_so_under_the_table(window, results):
+    import sqlite3
+
+    assert window.batch.open_results(results)
+    panel = window.batch.dock.widget()
+    with sqlite3.connect(results / "index.sqlite") as db:
+        db.execute("UPDATE clips SET max_error = 'high'")
+    panel.reload_button.click()
+    assert panel.message.isVisible() and "column max_error: expected real" in panel.message.text()
