@@ -412,3 +412,41 @@ def test_synthetic_manifest_reader_gives_only_dataset_errors(tmp_path, text):
     (tmp_path / MANIFEST).write_text(text)
     with contextlib.suppress(DatasetError, SourceError):
         read_synthetic(tmp_path)
+
+
+# --------------------------------------------------------------------------- the command line
+@pytest.mark.parametrize(
+    "version",
+    ['"abc"', "null", "[1]", "1e400", "-1", "2.5"],
+    ids=["text", "null", "list", "1e400", "negative", "fraction"],
+)
+def test_vad_info_on_a_checkpoint_with_a_bad_version_prints_one_line_naming_the_field(
+    tiny_checkpoint, tmp_path, capsys, version
+):
+    from vad_core.cli.main import main
+
+    text = tiny_checkpoint.with_suffix(".json").read_text()
+    description = json.loads(text)
+    description["version"] = "VERSION"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(description).replace('"VERSION"', version))
+    (tmp_path / "bad.safetensors").write_bytes(tiny_checkpoint.read_bytes())
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.json: version: expected" in err[0], err
+
+
+@pytest.mark.parametrize(
+    "command", [["labels", "show", "{deep}"], ["info", "{deep}"], ["eval", "{scores}", "--labels", "{deep}"]]
+)
+def test_commands_given_a_deeply_nested_file_print_one_line(tmp_path, capsys, command):
+    from vad_core.cli.main import main
+
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"format": "vad-review labels", "version": 1, "x": ' + DEEP + "}")
+    scores = tmp_path / "s.npz"
+    np.savez(scores, errors=np.linspace(0, 1, 20, dtype=np.float32))
+    argv = [part.format(deep=deep, scores=scores) for part in command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nested 1001 levels deep" in err[0] and "recursion" not in err[0], err
