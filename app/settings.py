@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,9 @@ class AppSettings:
         value = self.store.value("recent/files", [])
         if isinstance(value, str):
             value = [value] if value else []
-        return [str(v) for v in (value or [])]
+        if not isinstance(value, list | tuple):
+            return []  # a settings file edited by hand, or by another program
+        return [str(v) for v in value if isinstance(v, str | Path) and str(v)]
 
     def add_recent(self, path: str | Path) -> list[str]:
         text = str(Path(path))
@@ -101,8 +104,8 @@ class AppSettings:
 
     def batch_size(self) -> int:
         try:
-            return max(1, int(self.store.value("model/batch_size", 32)))
-        except (TypeError, ValueError):
+            return min(4096, max(1, int(self.store.value("model/batch_size", 32))))
+        except (TypeError, ValueError, OverflowError):
             return 32
 
     def set_batch_size(self, value: int) -> None:
@@ -118,9 +121,10 @@ class AppSettings:
     # -- view ------------------------------------------------------------------------------------
     def overlay_opacity(self) -> float:
         try:
-            return min(1.0, max(0.0, float(self.store.value("view/overlay_opacity", 0.6))))
-        except (TypeError, ValueError):
+            value = float(self.store.value("view/overlay_opacity", 0.6))
+        except (TypeError, ValueError, OverflowError):
             return 0.6
+        return min(1.0, max(0.0, value)) if math.isfinite(value) else 0.6
 
     def set_overlay_opacity(self, value: float) -> None:
         self.store.setValue("view/overlay_opacity", float(value))

@@ -532,3 +532,55 @@ def test_real_bottle_has_the_published_counts_and_binary_masks(bottle_root: Path
         np.testing.assert_array_equal(mask, raw > 0)
     assert read_image(dataset.train[0].path).shape == (256, 256, 3)
     assert isinstance(open_dataset(bottle_root.parent), ImageDataset)
+
+
+def test_a_single_m_file_under_another_name_is_the_ground_truth(tmp_path: Path) -> None:
+    root = write_ucsd_original(tmp_path, name="UCSDwalk")  # a third camera: Test/UCSDwalk.m
+    dataset = open_dataset(root)
+    assert [int(clip.labels.sum()) for clip in dataset.test] == [3, 0, 6]
+
+
+def test_several_ground_truth_files_ask_for_one_to_be_named(tmp_path: Path) -> None:
+    root = write_ucsd_original(tmp_path, name="UCSDwalk")
+    shutil.copy(root / "Test" / "UCSDwalk.m", root / "Test" / "walk_old.m")
+    with pytest.raises(GroundTruthError, match="several ground-truth files .* --ground-truth FILE"):
+        open_dataset(root)
+    chosen = open_dataset(root, ground_truth=root / "Test" / "walk_old.m")
+    assert [int(clip.labels.sum()) for clip in chosen.test] == [3, 0, 6]
+
+
+def test_vad_eval_takes_the_ground_truth_file_by_name(tmp_path: Path, capsys) -> None:
+    from vad_core.cli.main import main
+
+    root = write_ucsd_original(tmp_path, name="UCSDwalk")
+    (root / "Test" / "UCSDwalk.m").rename(tmp_path / "truth.m")
+    model = Path(__file__).parent.parent / "resources" / "models" / "demo_bcae1.safetensors"
+    assert (
+        main(
+            [
+                "eval",
+                "--dataset",
+                str(root),
+                "--model",
+                str(model),
+                "--ground-truth",
+                str(tmp_path / "missing.m"),
+            ]
+        )
+        == 2
+    )
+    assert "missing.m: no such ground-truth file" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "eval",
+                "--dataset",
+                str(root),
+                "--model",
+                str(model),
+                "--ground-truth",
+                str(tmp_path / "truth.m"),
+            ]
+        )
+        == 0
+    )

@@ -394,3 +394,23 @@ def test_read_document_returns_the_stamp_of_what_was_read(tmp_path):
     stamp = save_document(sample_doc(), path)
     doc, read_stamp = read_document(path)
     assert read_stamp == stamp and doc.saved_at is not None
+
+
+def test_temporaries_of_a_save_killed_before_its_rename_are_removed_at_the_next_open_and_save(tmp_path):
+    path = tmp_path / "clip.labels.json"
+    save_document(sample_doc(), path)
+    stale = [tmp_path / ".clip.labels.json.0badc0de.tmp", tmp_path / ".clip.labels.json.bak.1badc0de.tmp"]
+    fresh = tmp_path / ".clip.labels.json.2badc0de.tmp"  # a write in progress in another window
+    other = tmp_path / ".other.json.3badc0de.tmp"
+    for leftover in [*stale, fresh, other]:
+        leftover.write_text("{half a file")
+    for leftover in [*stale, other]:
+        os.utime(leftover, (1, 1))
+
+    store, doc = LabelStore.open(path)
+    assert not any(p.exists() for p in stale) and fresh.exists() and other.exists()
+
+    os.utime(fresh, (1, 1))
+    store.save(doc)
+    assert not fresh.exists() and other.exists()
+    assert load_document(path).intervals == doc.intervals

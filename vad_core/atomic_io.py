@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,6 +47,30 @@ def fsync_folder(folder: Path) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+STALE_TEMP_S = 60.0  # our choice: a write holds its temporary for milliseconds, never a minute
+
+
+def remove_stale_temporaries(target: str | os.PathLike[str], older_than: float = STALE_TEMP_S) -> int:
+    """Remove the temporaries of ``target`` (``.<name>.<8 hex>.tmp``, see :func:`open_temp`) older than
+    ``older_than`` seconds: what a writer killed between writing and renaming left. Returns how many."""
+    target = Path(target)
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.[0-9a-f]{{8}}\.tmp$")
+    removed = 0
+    try:
+        candidates = [p for p in target.parent.iterdir() if pattern.match(p.name)]
+    except OSError:
+        return 0
+    now = time.time()
+    for path in candidates:
+        try:
+            if now - path.stat().st_mtime > older_than:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove
+    return removed
 
 
 def open_temp(target: str | os.PathLike[str]) -> tuple[int, Path]:

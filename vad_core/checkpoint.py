@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vad_core.atomic_io import atomic_write_bytes, file_sha256
+from vad_core.checkpoint_description import FORMAT, MAX_DESCRIPTION_BYTES, VERSION, validate_description
 from vad_core.errors import CheckpointError, ConfigError
+from vad_core.json_reading import read_json
 from vad_core.model_config import ModelConfig
 
 if TYPE_CHECKING:  # torch is imported where weights are read or written, not at start-up
@@ -29,9 +31,6 @@ if TYPE_CHECKING:  # torch is imported where weights are read or written, not at
 
     from vad_core.models.base import AnomalyModel
 from vad_core.sources.preprocess import Preprocess
-
-FORMAT = "vad-review checkpoint"
-VERSION = 1
 
 
 @dataclass
@@ -117,24 +116,15 @@ def _json_default(value: Any) -> Any:
 
 
 def read_description(path: str | Path) -> dict[str, Any]:
-    """The validated JSON description of a checkpoint (without loading weights)."""
+    """The validated JSON description of a checkpoint (without loading weights): read through
+    :mod:`vad_core.json_reading`, every field checked by :mod:`vad_core.checkpoint_description`."""
     _, json_path = checkpoint_paths(path)
     if not json_path.is_file():
         raise CheckpointError(json_path, "checkpoint description (.json) not found")
-    try:
-        description = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(json_path, f"not valid JSON ({error})") from None
-    if not isinstance(description, dict) or description.get("format") != FORMAT:
-        raise CheckpointError(json_path, f"not a {FORMAT} description")
-    if int(description.get("version", 0)) > VERSION:
-        raise CheckpointError(
-            json_path,
-            f"written by a newer vad-review (format {description.get('version')}, this reads {VERSION})",
-        )
-    if not isinstance(description.get("model"), dict) or "name" not in description["model"]:
-        raise CheckpointError(json_path, "description has no model section")
-    return description
+    description = read_json(
+        json_path, CheckpointError, max_bytes=MAX_DESCRIPTION_BYTES, what="a checkpoint description"
+    )
+    return validate_description(description, json_path)
 
 
 def _read_weights(weights_path: Path) -> dict[str, torch.Tensor]:

@@ -31,7 +31,9 @@ from typing import Any
 import numpy as np
 
 from vad_core.atomic_io import atomic_write_bytes
+from vad_core.checkpoint_description import MAX_DESCRIPTION_BYTES
 from vad_core.errors import CheckpointError
+from vad_core.json_reading import read_json
 from vad_core.scoring.score_kinds import check_score_inputs, per_video_anomaly
 
 FORMAT = "vad-review fused model"
@@ -73,20 +75,20 @@ def is_fused_model(path: str | Path) -> bool:
     if path.suffix != ".json" or not path.is_file():
         return False
     try:
-        return json.loads(path.read_text(encoding="utf-8")).get("format") == FORMAT
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        description = read_json(path, CheckpointError, max_bytes=MAX_DESCRIPTION_BYTES)
+    except CheckpointError:
         return False
+    return isinstance(description, dict) and description.get("format") == FORMAT
 
 
 def read_fused(path: str | Path) -> FusedModel:
     """The fused model described at ``path``; ``CheckpointError`` naming the file and the problem."""
     path = Path(path)
-    try:
-        description = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(path, "fused-model description not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(path, f"not valid JSON ({error})") from None
+    if not path.is_file():
+        raise CheckpointError(path, "fused-model description not found")
+    description = read_json(
+        path, CheckpointError, max_bytes=MAX_DESCRIPTION_BYTES, what="a fused-model description"
+    )
     if not isinstance(description, dict) or description.get("format") != FORMAT:
         raise CheckpointError(path, f"not a {FORMAT} description (its 'format' must be {FORMAT!r})")
     version = description.get("version")

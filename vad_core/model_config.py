@@ -12,6 +12,9 @@ from typing import Any
 from vad_core.errors import ConfigError
 
 MODES = ("frame", "clip", "predict")
+# our choice: the largest input side a registered architecture is used at is 256 (DRAEM on MVTec);
+# 1024 keeps 4x that headroom while one frame's activations stay within a few hundred MB
+MAX_INPUT_SIDE = 1024
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class ModelConfig:
         height, width = self.size
         if height % 32 or width % 32 or height <= 0 or width <= 0:
             raise ConfigError("model", f"input size must be positive multiples of 32, found {height}x{width}")
+        if max(height, width) > MAX_INPUT_SIDE:
+            raise ConfigError(
+                "model", f"input size must be at most {MAX_INPUT_SIDE} per side, found {height}x{width}"
+            )
         object.__setattr__(self, "size", (int(height), int(width)))
 
     def to_dict(self) -> dict[str, Any]:

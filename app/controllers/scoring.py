@@ -85,7 +85,7 @@ class ScoringController(QObject):
         key = None
         if checkpoint.sha256:
             try:
-                key = cache_key(source, checkpoint.sha256, inference, device.type)
+                key = cache_key(source, checkpoint, inference, device.type)
             except (OSError, VadError) as error:
                 log.info("no cache key for %s: %s", session.source_name, error)
         meta = {

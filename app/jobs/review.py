@@ -144,7 +144,7 @@ def score_job(
             reported.append(notice)
             yield Notice(notice)
             last_word = notice.rsplit(" ", 1)[-1]
-            if "halved to" in notice and last_word.isdigit():
+            if ("halved to" in notice or "reduced from" in notice) and last_word.isdigit():
                 batch_size = int(last_word)
         notices.clear()
         buffers.take(chunk, total)

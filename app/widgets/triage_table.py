@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
 )
 
 from vad_core.batch.index import ClipRow, ResultsIndex
+from vad_core.errors import VadError
 
 #: (ClipRow field, header, tooltip)
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -258,7 +259,7 @@ class TriagePanel(QWidget):
         self.status_filter.currentTextChanged.connect(self._filter)
         self.camera_filter.currentTextChanged.connect(self._filter)
         self.search.textChanged.connect(self._filter)
-        self.reload_button.clicked.connect(self.reload)
+        self.reload_button.clicked.connect(self._reload_clicked)
 
     # -- loading -------------------------------------------------------------------------------------
     def load(self, results: str | Path) -> int:
@@ -271,6 +272,14 @@ class TriagePanel(QWidget):
             self.index.close()
         self.index = index
         return self.reload()
+
+    def _reload_clicked(self) -> None:
+        """Reload; an index that became unreadable meanwhile is a sentence under the table."""
+        try:
+            self.reload()
+        except VadError as error:
+            self.message.setText(str(error))
+            self.message.setVisible(True)
 
     def reload(self) -> int:
         """Read the rows again, keeping sort order and filters."""

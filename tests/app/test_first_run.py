@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PySide6.QtCore import QByteArray, QSettings
 
 from app import logging_setup
@@ -294,3 +296,22 @@ def test_the_self_test_names_what_failed(qapp, monkeypatch, tmp_path):
     )
     assert "skipped" in lines[2]
     assert lines[-1].startswith("self-test FAILED")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    key=st.sampled_from(["recent/files", "model/checkpoint", "model/batch_size", "view/overlay_opacity", "start/demo_offered"]),
+    value=st.one_of(
+        st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=8), st.binary(max_size=4),
+        st.lists(st.one_of(st.text(max_size=4), st.integers(), st.none()), max_size=3),
+    ),
+)  # fmt: skip
+def test_settings_of_any_value_read_back_as_their_type(key, value):
+    store = _MemoryStore()
+    store.setValue(key, value)
+    settings_ = AppSettings(store)
+    assert all(isinstance(path, str) and path for path in settings_.recent_files())
+    assert 1 <= settings_.batch_size() <= 4096
+    assert 0.0 <= settings_.overlay_opacity() <= 1.0
+    assert isinstance(settings_.demo_offered(), bool)
+    assert settings_.last_checkpoint() is None or isinstance(settings_.last_checkpoint(), str)

@@ -422,3 +422,15 @@ def test_an_invalid_label_file_is_left_alone(qtbot, window, demo_source):
     assert window.labels.add_interval(10, 20) is None
     qtbot.wait(300)
     assert path.read_text().endswith("[oops")  # the operator's file is untouched
+
+
+def test_a_deeply_nested_label_file_is_a_sentence_not_a_recursion_error(qtbot, window, demo_source):
+    path, _ = label_location(None, "demo-small")
+    path.parent.mkdir(parents=True)
+    path.write_text('{"format": "vad-review labels", "version": 1, "x": ' + "[" * 1000 + "]" * 1000 + "}")
+
+    window.opening.open_source(demo_source, "demo-small")
+
+    text = window.labels.panel.file_label.text()
+    assert window.labels.editor.doc is None
+    assert "Labels unavailable" in text and "nested 1001 levels deep" in text and "recursion" not in text

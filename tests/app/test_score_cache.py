@@ -7,8 +7,10 @@ import os
 import numpy as np
 import pytest
 
+from vad_core.checkpoint import Checkpoint
 from vad_core.inference.config import InferenceConfig
 from vad_core.inference.score_cache import ScoreCache, cache_key, source_identity
+from vad_core.model_config import ModelConfig
 from vad_core.sources.base import ArraySource
 
 pytestmark = pytest.mark.gui
@@ -32,14 +34,68 @@ def test_round_trip_keeps_errors_and_float16_maps(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def checkpoint(sha: str = "sha-a", metadata: dict | None = None, **config) -> Checkpoint:
+    """A checkpoint as the cache sees it (no weights needed to compute a key)."""
+    fields = {"name": "bcae1", "channels": 1, "size": (128, 128), "options": {}, **config}
+    metadata = {"preprocess": {"size": [128, 128], "channels": 1, "range": [0.0, 1.0]}, "scoring": {}} | (
+        metadata or {}
+    )
+    return Checkpoint(model=None, config=ModelConfig(**fields), metadata=metadata, sha256=sha)  # type: ignore[arg-type]
+
+
 def test_key_changes_with_frames_checkpoint_and_settings():
     source = ArraySource(frames(0))
-    base = cache_key(source, "sha-a", InferenceConfig())
-    assert cache_key(ArraySource(frames(0)), "sha-a", InferenceConfig(batch_size=7)) == base
-    assert cache_key(ArraySource(frames(1)), "sha-a", InferenceConfig()) != base
-    assert cache_key(source, "sha-b", InferenceConfig()) != base
-    assert cache_key(source, "sha-a", InferenceConfig(reduction="l2")) != base
-    assert cache_key(source, "sha-a", InferenceConfig(), device="cuda") != base
+    base = cache_key(source, checkpoint(), InferenceConfig())
+    assert cache_key(ArraySource(frames(0)), checkpoint(), InferenceConfig(batch_size=7)) == base
+    assert cache_key(ArraySource(frames(1)), checkpoint(), InferenceConfig()) != base
+    assert cache_key(source, checkpoint("sha-b"), InferenceConfig()) != base
+    assert cache_key(source, checkpoint(), InferenceConfig(reduction="l2")) != base
+    assert cache_key(source, checkpoint(), InferenceConfig(), device="cuda") != base
+
+
+SAME_WEIGHTS_OTHER_MODEL = {
+    "input size": {"size": (64, 64)},
+    "channels": {"channels": 3},
+    "architecture": {"name": "bcae2"},
+    "model option": {"options": {"time_steps": 4}},
+    "normalisation": {"metadata": {"preprocess": {"size": [128, 128], "channels": 1, "range": [0.0, 255.0]}}},
+    "score kind": {"metadata": {"scoring": {"score": "psnr"}}},
+    "MNAD weight": {"metadata": {"scoring": {"score": "mnad", "mnad_weight": 0.3}}},
+    "recommended error": {"metadata": {"scoring": {"error": "ssim"}}},
+}
+OTHER_SETTINGS = {
+    "error": {"error": "ssim"},
+    "reduction": {"reduction": "smoothed_max"},
+    "patch": {"patch": 11},
+    "predictor scoring": {"prediction": "block"},
+    "maps kept": {"keep_maps": False},
+}
+
+
+@pytest.mark.parametrize("field", SAME_WEIGHTS_OTHER_MODEL)
+def test_a_checkpoint_with_the_same_weights_but_another_field_misses_the_cache(tmp_path, field):
+    cache, source = ScoreCache(tmp_path), ArraySource(frames(0))
+    cache.store(cache_key(source, checkpoint(), InferenceConfig()), np.ones(20, np.float32), None, {})
+    changed = checkpoint(**SAME_WEIGHTS_OTHER_MODEL[field])
+    assert cache.load(cache_key(source, changed, InferenceConfig())) is None
+    assert cache.load(cache_key(source, checkpoint(), InferenceConfig())) is not None  # the stored one hits
+
+
+@pytest.mark.parametrize("field", OTHER_SETTINGS)
+def test_each_inference_setting_that_changes_scores_misses_the_cache(tmp_path, field):
+    cache, source = ScoreCache(tmp_path), ArraySource(frames(0))
+    cache.store(cache_key(source, checkpoint(), InferenceConfig()), np.ones(20, np.float32), None, {})
+    assert cache.load(cache_key(source, checkpoint(), InferenceConfig(**OTHER_SETTINGS[field]))) is None
+
+
+def test_the_key_reads_the_model_as_built_so_spelled_out_defaults_still_hit():
+    from vad_core.models.registry import build_model
+
+    source = ArraySource(frames(0))
+    built = build_model(ModelConfig("crnn_ae", size=(32, 32)))
+    implicit = Checkpoint(model=built, config=ModelConfig("crnn_ae", size=(32, 32)), sha256="s")
+    explicit = Checkpoint(model=built, config=built.config, sha256="s")
+    assert cache_key(source, implicit, InferenceConfig()) == cache_key(source, explicit, InferenceConfig())
 
 
 def test_file_identity_follows_size_and_mtime(tmp_path):

@@ -222,3 +222,25 @@ def test_an_unreadable_scores_file_is_one_line_naming_it(qtbot, window, results)
     text = window.error_dialog.text()
     assert "b.npz" in text and "\n" not in text
     assert window.session.source is None and not window.batch.loading
+
+
+def test_an_index_of_another_schema_is_reported_as_a_sentence(window, tmp_path, monkeypatch):
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "index.sqlite") as db:
+        db.execute("CREATE TABLE clips (clip TEXT, score REAL)")
+    shown = []
+    monkeypatch.setattr(window, "show_error", lambda title, message: shown.append(message))
+    assert not window.batch.open_results(tmp_path)
+    assert shown and "another schema" in shown[0] and "OperationalError" not in shown[0]
+
+
+def test_reloading_an_index_that_became_unreadable_says_so_under_the_table(window, results):
+    import sqlite3
+
+    assert window.batch.open_results(results)
+    panel = window.batch.dock.widget()
+    with sqlite3.connect(results / "index.sqlite") as db:
+        db.execute("UPDATE clips SET max_error = 'high'")
+    panel.reload_button.click()
+    assert panel.message.isVisible() and "column max_error: expected real" in panel.message.text()

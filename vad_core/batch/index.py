@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from vad_core.errors import VadError
+from vad_core.json_reading import Fields, decode_json, describe
 
 SCHEMA_VERSION = 1
 INDEX_NAME = "index.sqlite"
@@ -141,6 +142,19 @@ _DESCENDING_BY_DEFAULT = {
 }
 
 
+RUN_COLUMNS = (
+    "run_id",
+    "started_at",
+    "finished_at",
+    "status",
+    "root",
+    "checkpoint",
+    "checkpoint_sha256",
+    "settings",
+    "summary",
+)
+
+
 def _schema() -> list[str]:
     columns = ",\n  ".join(
         f"{name} {_TYPES.get(name, 'TEXT')}"
@@ -198,6 +212,7 @@ class ResultsIndex:
             raise ResultsIndexError(path, "no results index here (run `vad batch score` first)")
         if not readonly:
             path.parent.mkdir(parents=True, exist_ok=True)
+        connection = None
         try:
             connection = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
             connection.row_factory = sqlite3.Row
@@ -207,6 +222,7 @@ class ResultsIndex:
                 raise ResultsIndexError(
                     path, f"written by a newer vad-review (schema {version}, this reads {SCHEMA_VERSION})"
                 )
+            _check_schema(connection, path)
             if not readonly:
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process kills
@@ -222,9 +238,20 @@ class ResultsIndex:
                 if "clips" not in tables:
                     connection.close()
                     raise ResultsIndexError(path, "not a vad-review results index (no clips table)")
-        except sqlite3.DatabaseError as error:
+        except (sqlite3.DatabaseError, ResultsIndexError) as error:
+            if connection is not None:
+                connection.close()
+            if isinstance(error, ResultsIndexError):
+                raise
             raise ResultsIndexError(path, f"cannot open results index ({error})") from None
         return cls(connection, path, readonly)
+
+    def _query(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of one query; a database that breaks under it is a ``ResultsIndexError``."""
+        try:
+            return self._db.execute(sql, parameters).fetchall()
+        except sqlite3.DatabaseError as error:
+            raise ResultsIndexError(self.path, f"cannot read the results index ({error})") from None
 
     def close(self) -> None:
         self._db.close()
@@ -265,12 +292,12 @@ class ResultsIndex:
         if limit is not None:
             sql += " LIMIT ?"
             parameters.append(int(limit))
-        return [ClipRow(**dict(r)) for r in self._db.execute(sql, parameters)]
+        return [_clip_row(r, self.path) for r in self._query(sql, parameters)]
 
     def get(self, clip: str) -> ClipRow | None:
         """The row of one clip, or None."""
-        row = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM clips WHERE clip = ?", (clip,)).fetchone()
-        return ClipRow(**dict(row)) if row else None
+        found = self._query(f"SELECT {', '.join(COLUMNS)} FROM clips WHERE clip = ?", (clip,))
+        return _clip_row(found[0], self.path) if found else None
 
     def all_rows(self) -> dict[str, ClipRow]:
         """Every row by clip name (for the resume check)."""
@@ -279,8 +306,9 @@ class ResultsIndex:
     def counts(self) -> dict[str, int]:
         """``{"done": n, "failed": m}``."""
         counts = dict.fromkeys(STATUSES, 0)
-        for status, count in self._db.execute("SELECT status, COUNT(*) FROM clips GROUP BY status"):
-            counts[status] = count
+        for status, count in self._query("SELECT status, COUNT(*) FROM clips GROUP BY status"):
+            if status in counts:
+                counts[status] = count
         return counts
 
     def scores_file(self, row: ClipRow) -> Path | None:
@@ -290,10 +318,10 @@ class ResultsIndex:
     def runs(self) -> list[dict[str, Any]]:
         """Every run, oldest first, with ``settings`` and ``summary`` decoded."""
         out = []
-        for r in self._db.execute("SELECT * FROM runs ORDER BY run_id"):
+        for r in self._query("SELECT * FROM runs ORDER BY run_id"):
             item = dict(r)
             for key in ("settings", "summary"):
-                item[key] = json.loads(item[key]) if item[key] else None
+                item[key] = _json_column(item[key], self.path, f"runs {item.get('run_id')}: {key}", dict)
             out.append(item)
         return out
 
@@ -334,6 +362,59 @@ class ResultsIndex:
                 "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE run_id = ?",
                 (time.time(), status, json.dumps(dict(summary), default=str), run_id),
             )
+
+
+def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
+    """Refuse an index whose ``clips`` or ``runs`` table lacks a column this version reads."""
+    for table, needed in (("clips", COLUMNS), ("runs", RUN_COLUMNS)):
+        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        missing = [name for name in needed if name not in present]
+        if present and missing:
+            raise ResultsIndexError(
+                path,
+                f"not a vad-review results index: its {table} table has another schema "
+                f"(no column {', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})",
+            )
+
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {"INTEGER": (int,), "REAL": (int, float), "TEXT": (str,)}
+_REQUIRED = {"clip", "status"}
+
+
+def _clip_row(record: sqlite3.Row, path: Path) -> ClipRow:
+    """A ``ClipRow`` from a database row, each column of its declared type (SQLite does not
+    enforce them), its ``top_events`` a JSON list of events."""
+    values = dict(record)
+    clip = values.get("clip")
+    for name in COLUMNS:
+        value = values[name]
+        expected = _TYPES.get(name, "TEXT")
+        if value is None and name not in _REQUIRED:
+            continue
+        if isinstance(value, bool) or not isinstance(value, _PYTHON_TYPES[expected]):
+            raise ResultsIndexError(
+                path, f"clip {clip!r}: column {name}: expected {expected.lower()}, found {describe(value)}"
+            )
+    events = _json_column(values["top_events"], path, f"clip {clip!r}: top_events", list)
+    for number, event in enumerate(events or []):
+        item = Fields(event, path, ResultsIndexError, f"clip {clip!r}: top_events[{number}].")
+        for name in ("start", "end", "peak_frame"):
+            item.integer(name, minimum=0)
+        for name in ("peak_score", "start_s", "end_s"):
+            item.number(name)
+    return ClipRow(**values)
+
+
+def _json_column(text: Any, path: Path, where: str, kind: type) -> Any:
+    """A JSON column (None when empty) through :mod:`vad_core.json_reading`, of type ``kind``."""
+    if text is None or text == "":
+        return None
+    if not isinstance(text, str):
+        raise ResultsIndexError(path, f"{where}: expected JSON text, found {describe(text)}")
+    value = decode_json(text, f"{path} ({where})", ResultsIndexError, max_bytes=16 * 1024 * 1024)
+    if not isinstance(value, kind):
+        raise ResultsIndexError(path, f"{where}: expected a JSON {'list' if kind is list else 'object'}")
+    return value
 
 
 @contextmanager

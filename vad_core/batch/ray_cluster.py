@@ -62,6 +62,9 @@ def start_ray(config: BatchConfig) -> bool:
         return True  # disconnect at the end (a joined cluster keeps running)
     # "local": a new Ray of our own, even when `ray start` runs a cluster on this machine
     ray.init(address="local", num_cpus=config.cpus or os.cpu_count() or 1, include_dashboard=False, **options)
+    from vad_core.batch.ray_reaper import watch_local_ray
+
+    watch_local_ray()  # the Ray started here dies with this process, SIGKILL included
     return True
 
 

@@ -25,6 +25,11 @@ def register(sub) -> None:
         "folder): the labels the review window keeps for it",
     )
     evaluate.add_argument("--dataset", help="dataset root: score its test clips with --model")
+    evaluate.add_argument(
+        "--ground-truth",
+        metavar="FILE",
+        help="UCSD folders: the ground-truth file (.m or .mat) [UCSDpedN.m, pedN.mat or the only one]",
+    )
     evaluate.add_argument("--model", help="checkpoint for --dataset")
     evaluate.add_argument("--scores-out", help="with --dataset: also write per-clip scores here")
     evaluate.add_argument(
@@ -53,7 +58,7 @@ def _eval_dataset(args: argparse.Namespace) -> int:
     if is_fused_model(args.model):
         return _eval_fused(args)
     checkpoint = load_checkpoint(args.model)
-    dataset = open_dataset(args.dataset)
+    dataset = open_dataset(args.dataset, args.ground_truth)
     if hasattr(dataset, "category"):
         from vad_core.evaluation.images import evaluate_image_dataset
 
@@ -99,7 +104,7 @@ def _eval_fused(args: argparse.Namespace) -> int:
 
     fused = read_fused(args.model)
     members = open_members(fused)
-    dataset = open_dataset(args.dataset)
+    dataset = open_dataset(args.dataset, args.ground_truth)
     if hasattr(dataset, "category"):
         raise VadError(args.model, "a fused model scores videos; this dataset is an image category")
     total = len(members) * sum(len(c.source) for c in dataset.test)

@@ -51,8 +51,9 @@ ACCEPTED_LAYOUTS = (
 )
 
 
-def open_dataset(path: str | Path) -> VideoDataset | ImageDataset:
-    """Read the dataset in ``path``, whichever accepted layout it has (see ``ACCEPTED_LAYOUTS``).
+def open_dataset(path: str | Path, ground_truth: str | Path | None = None) -> VideoDataset | ImageDataset:
+    """Read the dataset in ``path``, whichever accepted layout it has (see ``ACCEPTED_LAYOUTS``);
+    ``ground_truth`` names a UCSD folder's ground-truth file (``.m`` / ``.mat``) explicitly.
 
     Raises ``DatasetError`` naming the folder and listing the accepted layouts when none fits;
     the chosen reader's own errors pass through unchanged.
@@ -64,6 +65,10 @@ def open_dataset(path: str | Path) -> VideoDataset | ImageDataset:
         path = path.parent
     if not path.is_dir():
         raise DatasetError(path, "not a folder (a dataset is a folder)")
+    if ground_truth is not None and not is_ucsd_layout(path):
+        raise DatasetError(path, "a ground-truth file can be named for UCSD folders only")
+    if ground_truth is not None:
+        return read_ucsd(path, ground_truth=ground_truth)
     if (path / MANIFEST).is_file():
         return read_synthetic(path)
     # MVTec before UCSD: on case-insensitive file systems a category's test/ also answers to Test/.

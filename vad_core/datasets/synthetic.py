@@ -21,12 +21,14 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from vad_core.datasets.base import VideoClip, VideoDataset
 from vad_core.errors import ConfigError, DatasetError
+from vad_core.json_reading import Fields, read_json
 from vad_core.sources.base import ArraySource
 
 ANOMALY_TYPES = ("spatial", "temporal", "spatio-temporal")
@@ -315,6 +317,34 @@ def write_synthetic_dataset(
     return target
 
 
+def _read_manifest(path: Path) -> tuple[dict[str, Any], float, list[dict], list[dict]]:
+    """The manifest (through :mod:`vad_core.json_reading`), its fps and its train / test entries,
+    every field the reader uses checked; ``DatasetError`` naming the file and the field."""
+    manifest = read_json(path, DatasetError, max_bytes=16 * 1024 * 1024, what="a synthetic dataset manifest")
+    fields = Fields(manifest, path, DatasetError)
+    version = fields.integer("version", default=0, minimum=0)
+    if version > MANIFEST_VERSION:
+        raise DatasetError(path, f"written by a newer version ({version})")
+    fps = fields.section("config").number("fps", minimum=1e-3, maximum=1e4)
+    entries: list[list[dict]] = []
+    for part in ("train", "test"):
+        items = fields.array(part)
+        for number, item in enumerate(items):
+            entry = Fields(item, path, DatasetError, f"{part}[{number}].")
+            entry.text("name")
+            entry.text("path")
+            for anomaly in entry.array("anomalies", default=[]):
+                if not (
+                    isinstance(anomaly, list)
+                    and len(anomaly) == 3
+                    and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in anomaly[:2])
+                    and isinstance(anomaly[2], str)
+                ):
+                    raise entry.fail("anomalies", "expected [start, end, kind] items")
+        entries.append(items)
+    return manifest, fps, entries[0], entries[1]
+
+
 def read_synthetic(root: str | Path) -> VideoDataset:
     """Read a dataset written by ``write_synthetic_dataset`` (frame folders or videos)."""
     from vad_core.sources import open_source
@@ -323,14 +353,7 @@ def read_synthetic(root: str | Path) -> VideoDataset:
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         raise DatasetError(root, f"not a synthetic dataset folder ({MANIFEST} missing)")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        fps = float(manifest["config"]["fps"])
-        entries_train, entries_test = manifest["train"], manifest["test"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise DatasetError(manifest_path, f"malformed manifest ({error})") from None
-    if manifest.get("version", 0) > MANIFEST_VERSION:
-        raise DatasetError(manifest_path, f"written by a newer version ({manifest.get('version')})")
+    manifest, fps, entries_train, entries_test = _read_manifest(manifest_path)
 
     def load(entry: dict, with_labels: bool) -> VideoClip:
         source = open_source(root / entry["path"], fps=fps)

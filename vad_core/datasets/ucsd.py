@@ -382,6 +382,26 @@ def _find(folders: Sequence[Path | None], pattern: re.Pattern[str]) -> Path | No
     return None
 
 
+def _find_ground_truth(folders: Sequence[Path | None]) -> Path | None:
+    """``UCSDpedN.m``, else ``pedN.mat``, else the one ``.m`` or ``.mat`` file of the first folder
+    holding any (a third camera's ``UCSDwalk.m``); ``GroundTruthError`` when that folder holds several."""
+    named = _find(folders, _M_FILE) or _find(folders, _MAT_FILE)
+    if named is not None:
+        return named
+    for folder in folders:
+        if folder is None or not folder.is_dir():
+            continue
+        found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".m", ".mat"))
+        if len(found) == 1:
+            return found[0]
+        if found:
+            names = ", ".join(p.name for p in found[:5])
+            raise GroundTruthError(
+                folder, f"several ground-truth files ({names}); name one (vad ... --ground-truth FILE)"
+            )
+    return None
+
+
 def is_ucsd_layout(root: str | Path) -> bool:
     """True when ``root`` looks like a UCSD folder (either layout) or a parent of ``UCSDped*`` folders."""
     root = Path(root)
@@ -402,7 +422,7 @@ def read_ucsd(
 
     ``subset`` ("ped1" / "ped2") picks a sub-folder when ``root`` holds both. ``ground_truth``
     overrides the ground-truth file (``.m`` or ``.mat``); by default ``UCSDpedN.m`` is used, or
-    ``pedN.mat`` when there is no ``.m`` file. Test clips always come with frame labels; the
+    ``pedN.mat`` when there is no ``.m`` file, or else the one ``.m`` / ``.mat`` file there is. Test clips always come with frame labels; the
     original layout's ``TestNNN_gt`` folders give pixel masks (``clip.masks(i)``), other clips
     have ``masks=None``. Raises ``DatasetError`` for a folder of another layout, ``SourceError``
     for a clip folder without readable frames and ``GroundTruthError`` for missing or malformed
@@ -434,9 +454,9 @@ def read_ucsd(
         raise DatasetError(root, "no clip folders found under the train or test folder")
     sources = [FrameFolderSource(folder, fps=UCSD_FPS) for folder in test_folders]
 
-    gt_file = Path(ground_truth) if ground_truth is not None else _find(gt_search, _M_FILE)
-    if gt_file is None:
-        gt_file = _find(gt_search, _MAT_FILE)
+    gt_file = Path(ground_truth) if ground_truth is not None else _find_ground_truth(gt_search)
+    if gt_file is not None and not gt_file.is_file():
+        raise GroundTruthError(gt_file, "no such ground-truth file")
     test: list[VideoClip] = []
     if sources:
         if gt_file is None:

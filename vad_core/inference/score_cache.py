@@ -12,14 +12,16 @@ The key combines
 * the source identity: path + size + modification time for a video file; path, frame count,
   folder modification time and a hash of three frames for a frame folder; a hash of a few frames
   plus shape and fps for in-memory sources (``source_identity``);
-* the checkpoint's weights SHA-256;
-* the inference settings that change the numbers (error type, frame reduction, patch size and
-  whether bfloat16 autocast ran).
+* the checkpoint: weights SHA-256, architecture config as built (name, channels, input size,
+  options), its description's preprocessing and recommended scoring (``model_identity``): two
+  checkpoints with the same weights but another input size or option never share scores;
+* the inference settings that change the numbers (error type, frame reduction, patch size, how
+  predictors are scored, whether maps are kept, whether bfloat16 autocast ran).
 
 Example::
 
     cache = ScoreCache()
-    key = cache_key(source, checkpoint.sha256, InferenceConfig(), device="cpu")
+    key = cache_key(source, checkpoint, InferenceConfig(), device="cpu")
     hit = cache.load(key)                     # CachedScores or None
     if hit is None:
         result = score_all(checkpoint.model, source)
@@ -41,9 +43,11 @@ from typing import Any
 import numpy as np
 
 from vad_core.atomic_io import atomic_writer
+from vad_core.errors import ScoresFileError, VadError
+from vad_core.json_reading import Fields, decode_json
 from vad_core.sources.base import FrameSource
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the key covers the whole model config, preprocessing and scoring
 DEFAULT_MAX_BYTES = 2 * 1024**3  # our choice: 2 GiB of cached scores (about 150 videos of 400 frames)
 _SAMPLE_FRAMES = 3
 _SIDE = "side_"  # npz names of the side series: side_memory_distance
@@ -102,30 +106,58 @@ def source_identity(source: FrameSource) -> dict[str, Any]:
     return identity
 
 
-def cache_key(
-    source: FrameSource,
-    checkpoint_sha256: str | None,
-    inference: Any,
-    device: str = "cpu",
-) -> str:
-    """Hex key of (source identity x checkpoint x settings that change the scores).
+def model_identity(checkpoint: Any) -> dict[str, Any]:
+    """What of a checkpoint can change its scores, JSON-serialisable: the weights' SHA-256, the
+    architecture as built (name, channels, input size, every option, defaults included), the
+    preprocessing of its description (size, channels, value range) and its recommended scoring
+    (error, reduction, patch, score kind, MNAD weight)."""
+    model = getattr(checkpoint, "model", None)
+    config = getattr(model, "config", None) or checkpoint.config
+    metadata = dict(getattr(checkpoint, "metadata", None) or {})
+    return {
+        "weights": checkpoint.sha256 or "unsaved",
+        "model": config.to_dict(),
+        "preprocess": metadata.get("preprocess"),
+        "scoring": metadata.get("scoring"),
+    }
 
-    ``inference`` is an ``InferenceConfig`` (read for ``error``, ``reduction``, ``patch`` and ``amp``);
-    ``device`` is the device type that will run ("cpu" or "cuda"): bfloat16 autocast only runs on CUDA.
-    """
-    settings = {
+
+def inference_identity(inference: Any, device: str = "cpu") -> dict[str, Any]:
+    """The settings of an ``InferenceConfig`` that change the numbers (not batch size nor device:
+    a GPU resizes bit-equal to the CPU, see ``device_resize``): error, reduction, patch (read by
+    ``patch_max`` and ``smoothed_max``), how predictors are scored, whether maps are kept, and
+    whether bfloat16 autocast runs (only on CUDA)."""
+    return {
         "error": inference.error,
         "reduction": inference.reduction,
-        "patch": int(inference.patch) if inference.reduction == "patch_max" else None,
+        "patch": int(inference.patch),
+        "prediction": inference.prediction,
+        "keep_maps": bool(inference.keep_maps),
         "precision": "bf16" if (inference.amp and device.startswith("cuda")) else "fp32",
     }
+
+
+def cache_key(source: FrameSource, checkpoint: Any, inference: Any, device: str = "cpu") -> str:
+    """Hex key of (source identity x checkpoint x settings that change the scores).
+
+    ``checkpoint`` is a :class:`~vad_core.checkpoint.Checkpoint` (read by :func:`model_identity`);
+    ``inference`` an ``InferenceConfig`` (:func:`inference_identity`); ``device`` the device type
+    that will run ("cpu" or "cuda").
+    """
     payload = {
         "version": CACHE_VERSION,
         "source": source_identity(source),
-        "checkpoint": checkpoint_sha256 or "unsaved",
-        "settings": settings,
+        "checkpoint": model_identity(checkpoint),
+        "settings": inference_identity(inference, device),
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:40]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:40]
+
+
+def _read_meta(text: str, path: Path) -> dict[str, Any]:
+    """An entry's ``meta``: a JSON object (through :mod:`vad_core.json_reading`) or ``ScoresFileError``."""
+    meta = decode_json(text, path, ScoresFileError, max_bytes=1024 * 1024, what="the meta JSON object")
+    Fields(meta, path, ScoresFileError, "meta.")
+    return meta
 
 
 class ScoreCache:
@@ -151,13 +183,13 @@ class ScoreCache:
             with np.load(path, allow_pickle=False) as data:
                 errors = np.asarray(data["errors"], np.float32)
                 maps = np.asarray(data["maps"]) if "maps" in data.files else None
-                meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+                meta = _read_meta(str(data["meta"]), path) if "meta" in data.files else {}
                 side = {
                     name.removeprefix(_SIDE): np.asarray(data[name], np.float32)
                     for name in data.files
                     if name.startswith(_SIDE)
                 }
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError):
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, VadError):
             path.unlink(missing_ok=True)
             return None
         bad_side = any(values.shape != errors.shape for values in side.values())

@@ -26,9 +26,11 @@ import numpy as np
 
 from vad_core.atomic_io import atomic_writer
 from vad_core.errors import ScoresFileError
+from vad_core.json_reading import Fields, decode_json
 from vad_core.scoring import ScoringConfig, anomaly_scores
 
 FORMAT_VERSION = 1
+MAX_META_BYTES = 4 * 1024 * 1024  # our choice: meta is a few KB (settings, names, hashes)
 SIDE_SERIES = ("memory_distance",)  # optional per-frame arrays beside the errors (format 1 readers skip them)
 
 
@@ -140,33 +142,99 @@ def write_scores(
 
 
 def read_scores(path: str | Path, load_maps: bool = True) -> ScoresFile:
-    """Read a scores ``.npz`` written by ``write_scores``; ``ScoresFileError`` names any problem."""
+    """Read a scores ``.npz`` written by ``write_scores``; ``ScoresFileError`` names any problem
+    (not an archive, object or complex arrays, a ``meta`` that is not a valid JSON object, ...)."""
     npz_path, _ = scores_paths(path)
     if not npz_path.is_file():
         raise ScoresFileError(npz_path, "no such scores file")
+    _check_archive(npz_path)
     try:
         with np.load(npz_path, allow_pickle=False) as data:
             if "errors" not in data.files:
                 raise ScoresFileError(npz_path, "not a scores file (no 'errors' array)")
-            errors = data["errors"].astype(np.float32)
-            meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+            errors = _real_array(data, "errors", npz_path, ndim=1).astype(np.float32)
+            meta = read_meta(str(data["meta"]), npz_path) if "meta" in data.files else {}
+            present = set(data.files)
+
+            def optional(name: str, ndim: int = 1) -> np.ndarray | None:
+                return _real_array(data, name, npz_path, ndim) if name in present else None
+
+            regularity, score = optional("regularity"), optional("score")
+            labels = optional("labels")
             result = ScoresFile(
                 errors=errors,
-                regularity=data["regularity"]
-                if "regularity" in data.files
-                else anomaly_scores(errors).regularity,
-                score=data["score"] if "score" in data.files else anomaly_scores(errors).score,
-                maps=data["maps"] if (load_maps and "maps" in data.files) else None,
-                labels=data["labels"].astype(bool) if "labels" in data.files else None,
-                categories=data["categories"] if "categories" in data.files else None,
+                regularity=anomaly_scores(errors).regularity if regularity is None else regularity,
+                score=anomaly_scores(errors).score if score is None else score,
+                maps=optional("maps", ndim=3) if load_maps else None,
+                labels=None if labels is None else labels.astype(bool),
+                categories=data["categories"] if "categories" in present else None,
                 meta=meta,
                 path=npz_path,
-                side={name: data[name].astype(np.float32) for name in SIDE_SERIES if name in data.files},
+                side={
+                    name: _real_array(data, name, npz_path, 1).astype(np.float32)
+                    for name in SIDE_SERIES
+                    if name in present
+                },
             )
     except ScoresFileError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as error:
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise ScoresFileError(
+                npz_path,
+                "holds object arrays, which are refused (reading them would run code); "
+                "expected the numeric arrays vad score writes",
+            ) from None
         raise ScoresFileError(npz_path, f"cannot read scores ({error})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as error:
+        raise ScoresFileError(npz_path, f"cannot read scores ({error})") from None
+    _check_lengths(result, npz_path)
+    return result
+
+
+def _check_archive(npz_path: Path) -> None:
+    """Refuse what is not a zip archive before numpy tries (and suggests unpickling it)."""
+    try:
+        with npz_path.open("rb") as handle:
+            head = handle.read(512)
+    except OSError as error:
+        raise ScoresFileError(npz_path, f"cannot be read ({error.strerror or error})") from None
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return
+    try:
+        head.decode("utf-8")
+        found = "text" if head.strip() else "an empty file"
+    except UnicodeDecodeError:
+        found = "other binary data"
+    raise ScoresFileError(
+        npz_path, f"not a scores file: expected the .npz archive vad score writes, found {found}"
+    )
+
+
+def _real_array(data: Any, name: str, where: Path, ndim: int) -> np.ndarray:
+    """Array ``name`` of ``ndim`` dimensions holding real numbers (bools and integers allowed)."""
+    array = data[name]
+    if array.dtype.kind not in "biuf":
+        found = "complex numbers" if array.dtype.kind == "c" else f"{array.dtype} values"
+        raise ScoresFileError(where, f"'{name}' holds {found}; expected real numbers")
+    if array.ndim != ndim:
+        raise ScoresFileError(where, f"'{name}' has {array.ndim} dimensions; expected {ndim}")
+    return array
+
+
+def read_meta(text: str, where: Path) -> dict[str, Any]:
+    """A scores file's ``meta`` JSON: an object whose fields readers use have their types checked."""
+    from vad_core.checkpoint_description import check_scoring_fields
+
+    meta = decode_json(text, where, ScoresFileError, max_bytes=MAX_META_BYTES, what="the meta JSON object")
+    fields = Fields(meta, where, ScoresFileError, "meta.")
+    fields.number("fps", default=None, minimum=1e-3, maximum=1e4)
+    fields.text("name", default=None)
+    check_scoring_fields(fields.optional_section("scoring"))
+    return meta
+
+
+def _check_lengths(result: ScoresFile, npz_path: Path) -> None:
     n = len(result.errors)
     for name in ("regularity", "score", "labels", "categories", "maps"):
         value = getattr(result, name)
@@ -175,4 +243,3 @@ def read_scores(path: str | Path, load_maps: bool = True) -> ScoresFile:
     for name, values in result.side.items():
         if len(values) != n:
             raise ScoresFileError(npz_path, f"'{name}' has {len(values)} entries for {n} frames")
-    return result

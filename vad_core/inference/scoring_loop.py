@@ -34,6 +34,7 @@ from vad_core.inference.config import PREDICTION_MODES, InferenceConfig
 from vad_core.inference.cuda_graphs import graphs_for
 from vad_core.inference.device import free_cached_memory, is_out_of_memory, resolve_device
 from vad_core.inference.device_resize import AreaResize, resize_on_device
+from vad_core.inference.memory_budget import fit_batch_size
 from vad_core.models.base import AnomalyModel, TemporalSpec
 from vad_core.sources.base import FrameSource
 from vad_core.sources.preprocess import UNIT_SCALE, Preprocess, channels_first_uint8
@@ -210,6 +211,10 @@ def _autocast(device: torch.device, amp: bool, cache: bool = True):
     return nullcontext()
 
 
+# our choice: full-size frames decoded at once before resizing; 64 MB is 30 frames of 1080p RGB
+DECODE_BUDGET_BYTES = 64 * 1024 * 1024
+
+
 class _FrameReader:
     """Reads source frames as uint8 ``(N, C, h, w)`` at model size, remembering the last block to
     serve overlapping windows. With ``resize_on_device``, frames that shrink (up to 1920x1080) stay at
@@ -231,6 +236,17 @@ class _FrameReader:
             return channels_first_uint8(frames, self.preprocess.channels)
         return self.preprocess.to_uint8(frames)
 
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        """Frames ``start .. stop-1`` prepared, decoded a few at a time: at most
+        :data:`DECODE_BUDGET_BYTES` of full-size frames (at least one) exist at once, so memory
+        follows the model's input size, not the footage's (a 6000x6000 frame is 108 MB in RGB)."""
+        height, width = self.source.frame_size
+        step = max(1, DECODE_BUDGET_BYTES // max(1, height * width * self.source.channels))
+        if stop - start <= step:
+            return self._prepare(self.source.read(start, stop))
+        parts = [self._prepare(self.source.read(i, min(i + step, stop))) for i in range(start, stop, step)]
+        return np.concatenate(parts)
+
     def frames(self, indices: list[int]) -> np.ndarray:
         low, high = min(indices), max(indices) + 1
         have_low, have_high = self._start, self._start + len(self._block)
@@ -238,11 +254,11 @@ class _FrameReader:
             keep_from = max(low, have_low)
             if have_low <= low < have_high:  # reuse the overlapping tail of the previous block
                 tail = self._block[keep_from - have_low :]
-                fresh = self._prepare(self.source.read(have_high, high))
+                fresh = self._read(have_high, high)
                 self._block = np.concatenate([tail, fresh]) if len(fresh) else tail
                 self._start = keep_from
             else:
-                self._block = self._prepare(self.source.read(low, high))
+                self._block = self._read(low, high)
                 self._start = low
         return self._block[np.asarray(indices) - self._start]
 
@@ -354,7 +370,18 @@ def score_source(
     device_side = _scores_on_device(device)
     prefetcher = _Prefetcher(_FrameReader(source, preprocess, device_side), windows, enabled=device_side)
     scorer = _BatchScorer(model, config, preprocess.size, device, device_side)
-    batch_size = config.batch_size
+    shipped = (
+        source.frame_size if device_side and resize_on_device(source.frame_size, preprocess.size) else None
+    )
+    batch_size = fit_batch_size(
+        model,
+        config.batch_size,
+        device,
+        config.prediction,
+        config.error == "segmentation",
+        shipped,
+        on_notice,
+    )
     position = 0
     pending_prefix = model.spec.mode == "predict"
     try:

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vad_core.errors import LabelFileError, LabelVersionError
+from vad_core.json_reading import decode_json
 from vad_core.labels.document import LabelDocument, LabelEditError
 from vad_core.labels.interval import KINDS, MAX_NOTE_LENGTH, MAX_TAG_LENGTH, ORIGINS, LabelInterval, VideoInfo
 from vad_core.labels.ranges import normalize_ranges
@@ -159,32 +160,16 @@ def dumps(doc: LabelDocument, saved: str | None = None, extra: dict[str, Any] | 
 
 
 def decode(data: bytes, where: object) -> dict[str, Any]:
-    """Bytes of a label file -> its JSON object, or ``LabelFileError`` naming the file and the problem."""
-    if len(data) > MAX_FILE_BYTES:
-        raise LabelFileError(where, f"too large for a label file ({len(data)} bytes, limit {MAX_FILE_BYTES})")
+    """Bytes of a label file -> its JSON object, or ``LabelFileError`` naming the file and the problem
+    (read through :func:`vad_core.json_reading.decode_json`: size and nesting limits, no NaN)."""
     if not data.strip():
         raise LabelFileError(where, "empty file (expected a JSON label document)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise LabelFileError(
-            where, f"not UTF-8 text (byte {error.start}); expected a JSON label document"
-        ) from None
-    try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        raise LabelFileError(
-            where, f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
-        ) from None
-    except ValueError as error:
-        raise LabelFileError(where, f"not valid JSON: {error}") from None
+    value = decode_json(
+        data, where, LabelFileError, max_bytes=MAX_FILE_BYTES, what="a JSON label document", constants=False
+    )
     if not isinstance(value, dict):
         raise LabelFileError(where, f"expected a JSON object at the top level, found {type(value).__name__}")
     return value
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed in a label file")
 
 
 def file_version(data: dict[str, Any], where: object) -> int:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vad_core.atomic_io import atomic_write_bytes as _atomic_write_bytes
-from vad_core.atomic_io import file_sha256, open_temp
+from vad_core.atomic_io import file_sha256, open_temp, remove_stale_temporaries
 from vad_core.errors import LabelFileError
 from vad_core.labels.document import LabelDocument
 from vad_core.labels.interval import now_iso
@@ -333,6 +333,7 @@ class LabelStore:
 
     def __init__(self, path: str | os.PathLike[str], stamp: FileStamp | None = None) -> None:
         self.path = Path(path)
+        self._remove_stale_temporaries()
         self.stamp = stamp
         self.saved_revision = -1
         self.session = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -436,8 +437,14 @@ class LabelStore:
         }
         return dumps(doc, saved=None, extra=extra)
 
+    def _remove_stale_temporaries(self) -> None:
+        """Temporaries of the file and its backup that a save killed before its rename left."""
+        for target in (self.path, backup_path(self.path)):
+            remove_stale_temporaries(target)
+
     def _write_file(self, text: str, revision: int, force: bool) -> FileStamp:
         with self._lock:
+            self._remove_stale_temporaries()
             stamp = write_text(self.path, text, self.stamp, force, backup=True)
             self.stamp = stamp
             self.saved_revision = revision

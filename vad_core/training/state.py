@@ -15,6 +15,7 @@ import torch
 
 from vad_core.checkpoint import _atomic_write_bytes, checkpoint_paths, load_weights_into
 from vad_core.errors import CheckpointError
+from vad_core.json_reading import Fields, describe, read_json
 
 STATE_FORMAT = "vad-review training state"
 
@@ -82,6 +83,33 @@ def save_training_state(
     _atomic_write_bytes(json_path, json.dumps(description, indent=1).encode())
 
 
+def _read_state_description(json_path: Path) -> dict[str, Any]:
+    """The state's JSON (through :mod:`vad_core.json_reading`) with every field it restores checked."""
+    description = read_json(json_path, CheckpointError, max_bytes=64 * 1024 * 1024, what="a training state")
+    if not isinstance(description, dict) or description.get("format") != STATE_FORMAT:
+        raise CheckpointError(json_path, f"not a {STATE_FORMAT} file")
+    fields = Fields(description, json_path, CheckpointError)
+    fields.integer("epoch", minimum=0)
+    fields.array("history", default=[])
+    for name in ("best_epoch", "bad_epochs"):
+        fields.integer(name, default=0, minimum=0)
+    best = fields.value("best_val_loss", 0.0)
+    if isinstance(best, bool) or not isinstance(best, int | float):
+        raise fields.fail("best_val_loss", f"expected a number, found {describe(best)}")
+    groups = fields.array("optimizer_param_groups")
+    if not all(isinstance(group, dict) for group in groups):
+        raise fields.fail("optimizer_param_groups", "expected a list of objects")
+    scalars = fields.section("optimizer_scalars", {})
+    for index, values in scalars.data.items():
+        if not index.isdigit() or not isinstance(values, dict):
+            raise scalars.fail(index, "expected an object of numbers under a parameter index")
+        for name, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise scalars.fail(f"{index}.{name}", f"expected a number, found {describe(value)}")
+    fields.section("scheduler", {})
+    return description
+
+
 def load_training_state(
     output: str | Path,
     model: torch.nn.Module,
@@ -98,13 +126,11 @@ def load_training_state(
         raise CheckpointError(
             json_path, "no training state to resume from (was the run started with an output?)"
         )
+    description = _read_state_description(json_path)
     try:
-        description = json.loads(json_path.read_text())
         tensors = load_file(str(weights_path))
-    except (json.JSONDecodeError, SafetensorError, OSError, ValueError) as error:
+    except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(weights_path, f"cannot read training state ({error})") from None
-    if description.get("format") != STATE_FORMAT:
-        raise CheckpointError(json_path, f"not a {STATE_FORMAT} file")
     model_weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     best = {k[len("best.") :]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
     load_weights_into(model, model_weights, weights_path)  # type: ignore[arg-type]
