@@ -107,6 +107,7 @@ class LiveSource:
         self.state = "connecting"
         self.gaps: list[Gap] = []
         self.frames = 0
+        self.first_arrival: float | None = None  # time.monotonic() of frame 0
         self.frame_size: tuple[int, int] | None = None
 
     @property
@@ -155,6 +156,8 @@ class LiveSource:
                     if broke_at is not None:
                         yield self._gap(broke_at, wall, reason)
                         broke_at, reason = None, ""
+                    if self.first_arrival is None:
+                        self.first_arrival = now
                     yield LiveFrame(self.frames, self._same_size(image), now, wall)
                     self.frames += 1
                     last_wall = wall
