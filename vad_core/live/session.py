@@ -44,7 +44,9 @@ class WatchSession:
         device: str = "auto",
         backoff: Backoff | None = None,
         fps: float | None = None,
+        keep_maps: bool = False,
     ) -> None:
+        """``keep_maps`` keeps each frame's error map (for a window's heatmap)."""
         from vad_core.checkpoint import load_checkpoint
 
         self.config = config or WatchConfig()
@@ -59,7 +61,7 @@ class WatchSession:
             error=defaults.get("error", "mse"),
             reduction=defaults.get("reduction", "mean"),
             patch=int(defaults.get("patch", 16)),
-            keep_maps=False,
+            keep_maps=keep_maps,
         )
         self.checkpoint = first
         meta = {
