@@ -12,11 +12,13 @@ from vad_core.training.calibration import calibration_record
 
 def calibrated_demo_checkpoint(kind: str, folder: Path, clips: int = 2) -> Path:
     """The bundled demo checkpoint of ``kind`` ("frame" / "temporal"), saved into ``folder`` with
-    ``metadata["calibration"]`` computed on ``clips`` normal synthetic clips (as ``vad train
-    --holdout`` stores it)."""
+    ``metadata["calibration"]`` computed on ``clips`` normal synthetic clips the model was not
+    trained on (as ``vad train --holdout`` stores it; its own training clips would give too low
+    errors: normal stream frames would then score near 1)."""
     checkpoint = load_checkpoint(demo_model_path(kind))
     config = SyntheticConfig(seed=0)
-    normal = [make_train_clip(config, index).frames for index in range(clips)]
+    unseen = range(config.train_clips, config.train_clips + clips)  # the demo models saw 0..7
+    normal = [make_train_clip(config, index).frames for index in unseen]
     record = calibration_record(checkpoint.model, normal, checkpoint.scoring, device="cpu")
     metadata = {**checkpoint.metadata, "calibration": record}
     for key in ("format", "version", "model", "preprocess", "weights_sha256", "created"):

@@ -155,6 +155,6 @@ def test_calibrated_fixture_checkpoint_scores_normal_frames_inside_the_normal_ra
     checkpoint = load_checkpoint(calibrated_demo_checkpoint("frame", tmp_path, clips=1))
     normaliser = CausalNormaliser.for_checkpoint(checkpoint.metadata, INFERENCE)
     assert normaliser.origin == "checkpoint"
-    normal = make_train_clip(SyntheticConfig(seed=0), 5).frames[:20]
+    normal = make_train_clip(SyntheticConfig(seed=0), 12).frames[:20]
     errors = score_all(checkpoint.model, ArraySource(normal), INFERENCE, checkpoint.preprocess).errors
     assert np.median([normaliser.score(float(e)) for e in errors]) < 1.0

@@ -103,8 +103,9 @@ class LiveWindow(QMainWindow):
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(self.events)
-        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([800, 380])
         self.setCentralWidget(splitter)
 
     # -- the run ---------------------------------------------------------------------------------
