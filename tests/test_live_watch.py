@@ -140,3 +140,46 @@ def test_killed_watch_leaves_events_jsonl_loadable(checkpoint: Path, demo, tmp_p
     assert records[0]["kind"] == "stream started"
     assert any(r["kind"] == "event" for r in records)
     assert "stream ended" not in [r["kind"] for r in records]  # it really was killed mid-run
+
+
+def test_ctrl_c_ends_watch_cleanly_and_finishes_the_clip_being_written(
+    checkpoint: Path, demo, tmp_path: Path
+) -> None:
+    out = tmp_path / "watch"
+    with MjpegServer(demo.frames, fps=FPS) as server:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+        command = [
+            sys.executable,
+            "-m",
+            "vad_core",
+            "watch",
+            server.url,
+            "--model",
+            str(checkpoint),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--post-roll",
+            "5",
+            "--quiet",
+        ]
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        try:
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline:  # interrupt while the first event is open
+                if any(r["kind"] == "alert" for r in read_journal(out / "events.jsonl")):
+                    break
+                time.sleep(0.05)
+            process.send_signal(signal.SIGINT)
+            summary, _ = process.communicate(timeout=30)
+        finally:
+            process.kill()
+    assert process.returncode == 0
+    journal = read_journal(out / "events.jsonl")
+    events = [r for r in journal if r["kind"] == "event"]
+    assert "stream ended" in [r["kind"] for r in journal] and events
+    assert all(Path(r["clip"]).is_file() and Path(r["sidecar"]).is_file() for r in events)
+    assert f"{len(events)} event(s)" in summary
