@@ -91,14 +91,12 @@ def _interrupt(_signal: int, _frame: object) -> None:
 
 
 def _print_status(lines: list[str]) -> None:
-    terminal = sys.stderr.isatty()
+    """One stream on a terminal: the line is rewritten in place; otherwise one line per stream."""
+    if len(lines) == 1 and sys.stderr.isatty():
+        print("\r" + lines[0], end="", file=sys.stderr, flush=True)
+        return
     for line in lines:
-        print(
-            ("\r" if terminal and len(lines) == 1 else "") + line,
-            end="" if terminal and len(lines) == 1 else "\n",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(line, file=sys.stderr, flush=True)
 
 
 def _summary(session) -> None:

@@ -155,7 +155,6 @@ class ClipWriter:
         self._jobs: queue.Queue[ClipJob | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="vad-clip-writer", daemon=True)
         self._thread.start()
-        self.busy = False
 
     def submit(self, job: ClipJob) -> None:
         self._jobs.put(job)
@@ -167,14 +166,12 @@ class ClipWriter:
 
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
-            self.busy = True
             try:
                 self.written.append(self.write(job))
-            except VadError as error:
-                self.failures.append(str(error))
-                self.journal.append({"kind": "error", "stream": job.stream, "problem": str(error)})
-            finally:
-                self.busy = False
+            except Exception as error:  # one clip that cannot be written must not stop the others
+                problem = str(error) if isinstance(error, VadError) else f"{type(error).__name__}: {error}"
+                self.failures.append(problem)
+                self.journal.append({"kind": "error", "stream": job.stream, "problem": problem})
 
     def write(self, job: ClipJob) -> dict[str, Any]:
         """Export one capture and append its line to the journal; returns the line."""

@@ -87,7 +87,8 @@ class StreamWorker:
         self.recorder = IncidentRecorder(
             self.name, source.fps, config.pre_roll, config.post_roll, submit_clip, config.max_event
         )
-        self.latencies: deque[float] = deque(maxlen=2000)
+        self.latencies: deque[float] = deque(maxlen=2000)  # seconds, the newest frames'
+        self._latency_lock = threading.Lock()  # appended by the scoring thread, read by stats()
         self.scored = 0
         self.last_event = ""
         self.events = 0
@@ -160,7 +161,8 @@ class StreamWorker:
             changes = self.tracker.push(scored.frame.index, score)
             self.recorder.add(scored.frame, score, self.tracker.candidate_start, changes)
             latency = time.monotonic() - scored.frame.arrival
-            self.latencies.append(latency)
+            with self._latency_lock:
+                self.latencies.append(latency)
             rows.append((scored.frame.wall, self.name, scored.frame.index, scored.error, score, latency))
             self._note(changes)
             for listener in self.listeners:
@@ -223,7 +225,9 @@ class StreamWorker:
         self._rates.append((now, self.source.frames, self.scored))
         then, frames_then, scored_then = self._rates[0]
         span = now - then
-        latencies = np.asarray(self.latencies) * 1000 if self.latencies else np.array([np.nan])
+        with self._latency_lock:
+            recent = list(self.latencies)
+        latencies = np.asarray(recent) * 1000 if recent else np.array([np.nan])
         return StreamStats(
             state=self.source.state,
             frames_in=self.source.frames,
