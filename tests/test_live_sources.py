@@ -65,3 +65,11 @@ def test_unreachable_stream_keeps_retrying_until_stopped() -> None:
     reading.join(timeout=2)
     assert not reading.is_alive() and source.state == "ended"
     assert len(attempts) >= 3 and items == []  # retried with back-off, never failed
+
+
+def test_a_name_prefix_names_the_stream_and_urls_with_queries_stay_whole() -> None:
+    from vad_core.live.session import named_source
+
+    assert named_source("lobby=rtsp://cam/1") == ("lobby", "rtsp://cam/1")
+    assert named_source("http://cam/video.mjpg?user=a") == (None, "http://cam/video.mjpg?user=a")
+    assert named_source("0") == (None, "0")

@@ -47,7 +47,7 @@ def test_watch_catches_the_planted_anomalies_as_events_with_clips_including_pre_
     out = tmp_path / "watch"
     config = WatchConfig(pre_roll=1.0, post_roll=0.5)
     with MjpegServer(demo.frames, fps=FPS) as server:
-        session = WatchSession([server.url], checkpoint, out, config, device="cpu")
+        session = WatchSession([f"door={server.url}"], checkpoint, out, config, device="cpu")
         session.run(duration=len(demo.frames) / FPS + 0.5)
         offset = server.frame_at(session.workers[0].source.first_arrival)
     events = [r for r in read_journal(out / "events.jsonl") if r["kind"] == "event"]
@@ -65,6 +65,7 @@ def test_watch_catches_the_planted_anomalies_as_events_with_clips_including_pre_
         assert clip.is_file() and frames == sidecar["clip_range"]["frames"]
         assert event["pre_roll_frames"] == 25 and sidecar["stream"]["pre_roll_frames"] == 25
         assert sidecar["format"] == "vad-review incident"
+        assert event["stream"] == "door" and clip.parent.name == "door"
     assert {0, 2} <= caught  # the square (spatial) and the fast square (spatio-temporal) anomalies
 
 

@@ -2,12 +2,12 @@
 
 SOURCE is a camera index (``0``), an ``rtsp://`` or ``http(s)://`` stream (MJPEG or anything OpenCV's
 FFmpeg backend reads), a video file (played at its own frame rate, for rehearsal) or a folder that
-frames keep arriving in. Scores are causal: against the checkpoint's calibration (``vad train
+frames keep arriving in; ``NAME=SOURCE`` names the stream (its clips go to ``OUT/NAME/``). Scores are causal: against the checkpoint's calibration (``vad train
 --holdout``) or, without one, the first ``--calibrate`` seconds of each stream.
 
 Example::
 
-    vad watch rtsp://cam1/stream http://cam2/video.mjpg --model bcae1.safetensors --out watch/ \\
+    vad watch lobby=rtsp://cam1/stream http://cam2/video.mjpg --model bcae1.safetensors --out watch/ \\
         --pre-roll 3 --post-roll 3 --threshold 1.0 --duration 3600
 """
 
@@ -24,7 +24,12 @@ def register(sub) -> None:
     watch = sub.add_parser(
         "watch", help="score live streams (camera, rtsp, http, file, folder) as frames arrive"
     )
-    watch.add_argument("sources", nargs="+", metavar="SOURCE", help="camera index, URL, video file or folder")
+    watch.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="camera index, URL, video file or folder; NAME=SOURCE names the stream",
+    )
     watch.add_argument("--model", required=True, help="checkpoint (.safetensors)")
     watch.add_argument("--out", required=True, help="folder for events.jsonl, scores.csv and the clips")
     watch.add_argument("--duration", type=float, help="stop after this many seconds [until Ctrl+C]")

@@ -13,12 +13,13 @@ Layout of ``out``::
 
 Example::
 
-    session = WatchSession(["http://127.0.0.1:8080/stream.mjpg"], "bcae1.safetensors", "watch/")
+    session = WatchSession(["lobby=http://127.0.0.1:8080/stream.mjpg"], "bcae1.safetensors", "watch/")
     session.run(duration=60, status=print)
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -76,7 +77,8 @@ class WatchSession:
         names: set[str] = set()
         for number, spec in enumerate(sources):
             checkpoint = first if number == 0 else load_checkpoint(model)
-            source = LiveSource(spec, backoff=backoff, fps=fps)
+            name, spec = named_source(spec)
+            source = LiveSource(spec, name=name, backoff=backoff, fps=fps)
             source.name = _unique(source.name, names)
             self.workers.append(self._worker(source, checkpoint))
         self._stopped = False
@@ -140,6 +142,16 @@ class WatchSession:
             worker.join()
         self.writer.close()
         self.scores_log.close()
+
+
+_NAME_PREFIX = re.compile(r"^([A-Za-z0-9_-]+)=(.+)$")
+
+
+def named_source(spec: str) -> tuple[str | None, str]:
+    """``"lobby=rtsp://cam/1"`` -> ``("lobby", "rtsp://cam/1")``; a spec without a name prefix
+    (``"rtsp://cam/1?a=b"``, ``"0"``) -> ``(None, spec)``."""
+    match = _NAME_PREFIX.match(spec)
+    return (match.group(1), match.group(2)) if match else (None, spec)
 
 
 def _unique(name: str, taken: set[str]) -> str:
