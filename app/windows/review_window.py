@@ -52,6 +52,7 @@ from app.controllers.demo import DemoController, bundled_demo_models
 from app.controllers.explain_dock import ReviewExplainer
 from app.controllers.help import HELP_ACTIONS, HelpController
 from app.controllers.labels import LabelsController
+from app.controllers.live import LiveController
 from app.controllers.opening import OpeningController
 from app.controllers.playback import MARK_ACTIONS, PLAYBACK_ACTIONS, SOURCE_ACTIONS, PlaybackController
 from app.controllers.reconstruction import ReconstructionController
@@ -83,6 +84,7 @@ FILE_MENU = (
     "open_demo",
     "open_batch",
     "open_images",
+    "watch_stream",
     "recent",
     "",
     "quit",
@@ -158,6 +160,7 @@ class ReviewWindow(AppWindow):
         self.playback = PlaybackController(self)
         self.scoring = ScoringController(self, cache)
         self.opening = OpeningController(self)
+        self.live = LiveController(self)  # File > Watch stream…
         self.batch = BatchResults(self)
         self.demo = DemoController(self)
         self.training = TrainingController(self)

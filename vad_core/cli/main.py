@@ -2,7 +2,7 @@
 
 Each command lives in its own module with a ``register(subparsers)`` that adds its parser:
 ``demo_cmd``, ``info_cmd``, ``models_cmd``, ``train_cmd``, ``score_cmd``, ``eval_cmd``,
-``fuse_cmd``, ``labels_cmd``, ``export_cmd`` and ``batch_cmd``; the options several share are in ``options``.
+``fuse_cmd``, ``watch_cmd``, ``labels_cmd``, ``export_cmd`` and ``batch_cmd``; the options several share are in ``options``.
 Every command prints one clear line and exits non-zero on bad input; long work shows a progress bar.
 
 Example::
@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "vad_core.cli.score_cmd",
     "vad_core.cli.eval_cmd",
     "vad_core.cli.fuse_cmd",
+    "vad_core.cli.watch_cmd",
 )
 #: Commands defined by other engine modules (labels, export, batch); skipped when not installed.
 EXTENSION_MODULES = ("vad_core.cli.labels_cmd", "vad_core.cli.export_cmd", "vad_core.cli.batch_cmd")
