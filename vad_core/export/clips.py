@@ -427,7 +427,7 @@ def _write_sheet(frames: ClipFrames, sheet: Path, stem: str) -> Path:
     """The contact sheet of the key frames ``frames`` kept, as a PNG at ``sheet``."""
     incident, config, fps = frames.incident, frames.config, frames.fps
     seconds = f"{incident.start / fps:.2f}-{incident.end / fps:.2f} s"
-    title = f"{stem}  frames {incident.start}-{incident.last}  ({seconds})"
+    title = f"{stem}  frames {incident.start}-{incident.last}  ({seconds})  anomaly score: high = anomalous"
     image = contact_sheet(
         frames.tiles,
         fps,
