@@ -88,7 +88,26 @@ def _eval_dataset(args: argparse.Namespace) -> int:
         f"{evaluation.frames_per_second:.0f} frames/s)"
     )
     print(evaluation.table())
+    from vad_core.evaluation.fit import check_scored_clips
+
+    fit = check_scored_clips(
+        checkpoint.metadata,
+        checkpoint.display_name,
+        evaluation.clips,
+        [c.source for c in dataset.test],
+        inference,
+        evaluation.report.pooled.auroc,
+    )
+    if not fit.fits:
+        print(f"\nWARNING: {fit.sentence(f'the footage of {dataset.name}')}\n{TRAIN_HINT}")
     return 0
+
+
+#: How to get a model for one's own footage (printed under a fit warning).
+TRAIN_HINT = (
+    "Train on normal footage of this scene: vad train --model bcae1 --data DATASET_OR_FOLDER --out runs/mine "
+    "(or \"Train on this footage\" in the review window)."
+)
 
 
 def _eval_fused(args: argparse.Namespace) -> int:

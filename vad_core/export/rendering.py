@@ -54,7 +54,9 @@ def _text(
     thickness = max(1, round(scale * 2))
     x, y = origin
     for dx, dy in ((-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)):
-        cv2.putText(image, text, (x + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+        cv2.putText(
+            image, text, (x + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA
+        )
     cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
 
 
@@ -65,7 +67,9 @@ def _font_scale(width: int) -> float:
 def _annotate(image: np.ndarray, frame: int, fps: float, score: float | None, in_incident: bool) -> None:
     height, width = image.shape[:2]
     scale = _font_scale(width)
-    line = f"frame {frame}  {frame / fps:.2f} s" + (f"  anomaly score {score:.2f}" if score is not None else "")
+    line = f"frame {frame}  {frame / fps:.2f} s" + (
+        f"  anomaly score {score:.2f}" if score is not None else ""
+    )
     _text(image, line, (4, max(12, round(22 * scale))), scale)
     if in_incident:  # a red frame around the incident's own frames (not the padding)
         cv2.rectangle(image, (0, 0), (width - 1, height - 1), (0, 0, 255), max(2, round(4 * scale)))
