@@ -49,8 +49,8 @@ from vad_core.scoring import (
     previous_event,
     regularity,
 )
-from vad_core.scoring.vocabulary import frame_verdict
 from vad_core.scoring.score_kinds import DEFAULT_MNAD_WEIGHT, MEMORY_DISTANCE, per_video_anomaly
+from vad_core.scoring.vocabulary import frame_verdict
 from vad_core.sources.base import FrameSource
 from vad_core.sources.preprocess import resize_map
 

@@ -290,7 +290,7 @@ def test_panel_gives_the_review_windows_verdict_for_flagged_and_unflagged_frames
     outside = next(i for i in range(session.frame_count) if session.event_at(i) is None)
     for frame, word in ((inside, "flagged: event 1"), (outside, "not flagged")):
         window.playback.seek(frame)
-        qtbot.waitUntil(lambda: panel.base is not None and panel.target.frame == frame, timeout=30_000)
+        qtbot.waitUntil(lambda at=frame: panel.base is not None and panel.target.frame == at, timeout=30_000)
         text = panel.info.text()
         assert f"Review:</b> <span style='color:{'#ef5350' if frame == inside else '#81c784'}'>{word}" in text
         assert session.frame_verdict(frame) in text
