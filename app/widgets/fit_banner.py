@@ -60,8 +60,11 @@ class FitBanner(QFrame):
             return
         self.show_sentence(report.sentence(subject))
 
-    def show_sentence(self, sentence: str) -> None:
+    def show_sentence(self, sentence: str, action_text: str | None = None) -> None:
+        """Show ``sentence`` (and rename the button when ``action_text`` is given)."""
         self.label.setText(f"⚠ {sentence}")
+        if action_text is not None:
+            self.train_button.setText(action_text)
         self.show()
 
     def clear(self) -> None:

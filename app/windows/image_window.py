@@ -59,6 +59,7 @@ from app.jobs.images import THUMBNAIL_SIDE, frame_model_names, inspect_job, thum
 from app.review_session import robust_max
 from app.settings import AppSettings
 from app.widgets.explain_panel import ExplainPanel
+from app.widgets.fit_banner import FitBanner
 from app.widgets.heatmap_controls import HeatmapControls
 from app.widgets.map_tile import draw_contours
 from app.widgets.thumbnail_list import ThumbnailList
@@ -72,6 +73,16 @@ from vad_core.explain import Calibration
 from vad_core.sources.image_files import read_image
 
 MASK_PEN = pg.mkPen("#69f0ae", width=2)
+
+
+def inspection_inference(checkpoint: Checkpoint) -> dict[str, Any]:
+    """The error, reduction and patch image scores are made with (the checkpoint's recommendation)."""
+    scoring = checkpoint.scoring
+    return {
+        "error": str(scoring.get("error", "mse")),
+        "reduction": str(scoring.get("reduction", "mean")),
+        "patch": int(scoring.get("patch", 16)),
+    }
 
 
 def percent(value: float) -> str:
@@ -198,6 +209,9 @@ class ImageWindow(AppWindow):
         layout = QVBoxLayout(centre)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+        self.fit_banner = FitBanner("Train on train/good…")
+        self.fit_banner.trainRequested.connect(self.open_train_dialog)
+        layout.addWidget(self.fit_banner)
         layout.addWidget(self.view, 1)
         self.image_label = QLabel("Open a category (Ctrl+O), then load or train a model.")
         self.image_label.setWordWrap(True)
@@ -288,8 +302,14 @@ class ImageWindow(AppWindow):
             self.notify(f"note: {note}", 10000)
         self.thumbnails.select_index(0)
         if self.checkpoint is not None:
+            self.fit_banner.clear()
             self.start_scoring()
         else:
+            self.fit_banner.show_sentence(
+                f"No model for {dataset.category} yet: train one on its {len(dataset.train)} good training "
+                "images (a few minutes, with a live loss curve) or load a checkpoint (Ctrl+M).",
+                "Train a model now…",
+            )
             self.notify(
                 f"Opened {dataset.category}: load a checkpoint (Ctrl+M) or train a model on its "
                 f"{len(dataset.train)} good training images (Ctrl+T).",
@@ -303,6 +323,7 @@ class ImageWindow(AppWindow):
         self.checkpoints.choose()
 
     def set_checkpoint(self, checkpoint: Checkpoint) -> bool:
+        """Use ``checkpoint`` (a frame model) and score the open category with it."""
         if not isinstance(checkpoint, Checkpoint):  # a fused model (vad fuse) scores videos only
             self.show_error(
                 "Not an image model",
@@ -318,6 +339,7 @@ class ImageWindow(AppWindow):
             return False
         self.cancel_scoring()
         self.checkpoint = checkpoint
+        self.fit_banner.clear()
         self.inspection = None
         self.calibration = None
         config = checkpoint.config
@@ -401,12 +423,40 @@ class ImageWindow(AppWindow):
         first = self.thumbnails.displayed_order()[0]
         self.thumbnails.select_index(first, emit=False)
         self.show_image(first)
+        self._show_fit(inspection)
         self.notify(
             f"Scored {len(inspection)} test images in {inspection.seconds:.1f} s: image AUROC "
             f"{percent(inspection.image_auroc)}, pixel AUROC {percent(inspection.pixel_auroc)}, "
             f"AUPRO {percent(inspection.aupro)}.",
             15000,
         )
+
+    def _show_fit(self, inspection: ImageInspection) -> None:
+        """The banner says when the model does not fit the category: image AUROC near or under
+        chance, or most test images far outside the normal range it recorded at training time."""
+        from vad_core.evaluation.fit import check_fit
+
+        checkpoint = self.checkpoint
+        if checkpoint is None:
+            return
+        inference = inspection_inference(checkpoint)
+        errors = inspection.scores if inspection.config.image_score != "top_k" else None
+        report = check_fit(
+            checkpoint.metadata,
+            checkpoint.display_name,
+            errors,
+            error=inference["error"],
+            reduction=inference["reduction"],
+            patch=inference["patch"],
+            auroc=inspection.image_auroc,
+            auroc_kind="image",
+        )
+        if report.fits:
+            self.fit_banner.clear()
+        else:
+            self.fit_banner.show_sentence(
+                report.sentence(f"{inspection.dataset.category}"), "Train on train/good…"
+            )
 
     def cancel_other_jobs(self) -> None:
         """Esc also stops the running explanation."""

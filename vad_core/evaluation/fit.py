@@ -152,6 +152,7 @@ def check_fit(
     reduction: str = "mean",
     patch: int = 16,
     auroc: float | None = None,
+    auroc_kind: str = "frame",
 ) -> FitReport:
     """Compare scored footage (per-frame ``errors``, its ``frame_size`` ``(H, W)`` and ``channels``,
     the frame ``auroc`` against labels when there are labels) with what the checkpoint was trained on."""
@@ -166,5 +167,5 @@ def check_fit(
     problems.extend(footage_mismatch(training.get("footage"), frame_size, channels))
     if auroc is not None and np.isfinite(auroc) and auroc < NEAR_CHANCE:
         where = "below" if auroc < 0.5 else "near"
-        problems.append(f"its frame AUROC against the labels is {auroc * 100:.1f} %, {where} chance (50 %)")
+        problems.append(f"its {auroc_kind} AUROC against the labels is {auroc * 100:.1f} %, {where} chance (50 %)")
     return FitReport(model, tuple(problems), share)
