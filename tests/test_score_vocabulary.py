@@ -52,3 +52,57 @@ def test_vad_eval_table_carries_a_legend_of_its_columns(tmp_path, capsys) -> Non
     assert main(["eval", str(tmp_path / "clip.npz")]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "AUROC / AUPRC: area under the ROC" in out and "threshold: the pooled G-mean threshold" in out
+
+
+# -- finding things -------------------------------------------------------------------------------
+
+
+def _tiny_dataset():
+    from vad_core.datasets.synthetic import SyntheticConfig, make_synthetic_dataset
+
+    config = SyntheticConfig(height=64, width=64, objects=1, train_clips=2, test_clips_per_type=1,
+                             frames_per_clip=60, anomaly_frames=(20, 30))  # fmt: skip
+    return make_synthetic_dataset(config)
+
+
+def test_a_wrong_clip_name_lists_the_valid_ones_without_stray_quotes() -> None:
+    import pytest
+
+    from vad_core.errors import ClipNotFoundError, DatasetError
+
+    dataset = _tiny_dataset()
+    with pytest.raises(ClipNotFoundError) as caught:
+        dataset.clip("Test002")
+    message = str(caught.value)
+    assert message.startswith("synthetic: no clip named Test002; test clips: test_01_spatial, ")
+    assert "training clips: train_01, train_02" in message and "'" not in message
+    assert isinstance(caught.value, DatasetError) and isinstance(caught.value, KeyError)
+
+
+def test_vad_info_on_a_dataset_lists_its_clip_names(tmp_path, capsys) -> None:
+    from vad_core.cli.main import main
+    from vad_core.datasets.synthetic import SyntheticConfig, write_synthetic_dataset
+
+    config = SyntheticConfig(height=64, width=64, objects=1, train_clips=2, test_clips_per_type=1,
+                             frames_per_clip=60, anomaly_frames=(20, 30))  # fmt: skip
+    write_synthetic_dataset(tmp_path / "syn", config, video=False)
+    assert main(["info", str(tmp_path / "syn")]) == 0
+    out = capsys.readouterr().out
+    assert "  test clips: test_01_spatial test_02_temporal test_03_spatio-temporal" in out
+    assert "  training clips: train_01 train_02" in out
+    assert f"vad-review {tmp_path / 'syn'}::test_01_spatial" in out
+
+
+def test_a_ucsd_clip_folder_has_the_datasets_frame_rate_everywhere(tmp_path) -> None:
+    from vad_core.datasets.frame_rate import folder_frame_rate
+
+    root = tmp_path / "ucsd_ped2"
+    clip = root / "testing" / "frames" / "02"
+    clip.mkdir(parents=True)
+    (root / "training" / "frames").mkdir(parents=True)
+    (root / "UCSDped2.m").write_text("TestVideoFile{1}.gt_frame = [61:180];\n")
+    assert folder_frame_rate(clip) == 10.0  # as when the clip is opened through the dataset
+    other = tmp_path / "cam" / "frames"
+    other.mkdir(parents=True)
+    assert folder_frame_rate(other) == 25.0 and folder_frame_rate(other, 12.0) == 12.0
+    assert folder_frame_rate(tmp_path / "clip.avi") is None  # a video knows its own rate

@@ -106,7 +106,7 @@ def _eval_dataset(args: argparse.Namespace) -> int:
 #: How to get a model for one's own footage (printed under a fit warning).
 TRAIN_HINT = (
     "Train on normal footage of this scene: vad train --model bcae1 --data DATASET_OR_FOLDER --out runs/mine "
-    "(or \"Train on this footage\" in the review window)."
+    '(or "Train on this footage" in the review window).'
 )
 
 

@@ -74,6 +74,11 @@ def cmd_info(args: argparse.Namespace) -> int:
             anomalous = sum(int(c.labels.sum()) for c in test if c.labels is not None)
             print(f"  train: {len(train)} clips, {frames_train} frames")
             print(f"  test:  {len(test)} clips, {frames_test} frames, {anomalous} labelled anomalous")
+            for what, clips in (("test clips", test), ("training clips", train)):
+                if clips:
+                    print(f"  {what}: {' '.join(c.name for c in clips)}")
+            if test:
+                print(f"  open one: vad-review {path}::{test[0].name}")
             return 0
     from vad_core.sources import open_source
 

@@ -20,7 +20,9 @@ def register(sub) -> None:
     score.add_argument("source")
     score.add_argument("--model", required=True, help="checkpoint (.safetensors)")
     score.add_argument("--out", help="output stem [source name in the current folder]")
-    score.add_argument("--fps", type=float, help="frame rate of a frame folder [25]")
+    score.add_argument(
+        "--fps", type=float, help="frame rate of a frame folder [its dataset's (UCSD: 10), else 25]"
+    )
     score.add_argument("--still", action="store_true", help="folder of independent images")
     score.add_argument("--no-maps", action="store_true", help="do not store error maps")
     add_inference_options(score)
@@ -29,6 +31,7 @@ def register(sub) -> None:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from vad_core.checkpoint import load_checkpoint
+    from vad_core.datasets.frame_rate import folder_frame_rate
     from vad_core.fusion import is_fused_model
     from vad_core.inference.scores_file import write_scores
     from vad_core.inference.scoring_loop import score_all
@@ -41,7 +44,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(args.model)
     inference = inference_config(args, checkpoint.scoring)
     scoring = scoring_config(args, checkpoint.scoring, inference)
-    source = open_source(args.source, fps=args.fps, still_images=args.still)
+    source = open_source(args.source, fps=folder_frame_rate(args.source, args.fps), still_images=args.still)
     bar = progress_bar(len(source), f"scoring {source.name}")
     result = score_all(
         checkpoint.model,

@@ -167,5 +167,7 @@ def check_fit(
     problems.extend(footage_mismatch(training.get("footage"), frame_size, channels))
     if auroc is not None and np.isfinite(auroc) and auroc < NEAR_CHANCE:
         where = "below" if auroc < 0.5 else "near"
-        problems.append(f"its {auroc_kind} AUROC against the labels is {auroc * 100:.1f} %, {where} chance (50 %)")
+        problems.append(
+            f"its {auroc_kind} AUROC against the labels is {auroc * 100:.1f} %, {where} chance (50 %)"
+        )
     return FitReport(model, tuple(problems), share)

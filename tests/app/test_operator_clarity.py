@@ -1,4 +1,4 @@
-"""The review window says when a model does not fit the footage, and offers to train on it."""
+"""What the review window tells an operator: a model that does not fit, valid clip names."""
 
 from __future__ import annotations
 
@@ -72,3 +72,16 @@ def test_colour_footage_for_a_gray_model_is_named_in_the_banner(qtbot, window, d
 
     assert window.fit_banner.isVisible()
     assert "the footage is colour, the training footage was gray" in window.fit_banner.text
+
+
+def test_a_wrong_dataset_clip_name_shows_the_valid_names(qtbot, window, tmp_path, monkeypatch):
+    from vad_core.datasets.synthetic import SyntheticConfig, write_synthetic_dataset
+
+    config = SyntheticConfig(height=64, width=64, objects=1, train_clips=1, test_clips_per_type=1,
+                             frames_per_clip=60, anomaly_frames=(20, 30))  # fmt: skip
+    write_synthetic_dataset(tmp_path / "syn", config, video=False)
+    shown = []
+    monkeypatch.setattr(window, "show_error", lambda title, message: shown.append(message))
+    window.opening.open_path(f"{tmp_path / 'syn'}::Test002")
+    assert shown and "no clip named Test002; test clips: test_01_spatial, test_02_temporal" in shown[0]
+    assert "'" not in shown[0]
