@@ -85,3 +85,15 @@ def test_a_wrong_dataset_clip_name_shows_the_valid_names(qtbot, window, tmp_path
     window.opening.open_path(f"{tmp_path / 'syn'}::Test002")
     assert shown and "no clip named Test002; test clips: test_01_spatial, test_02_temporal" in shown[0]
     assert "'" not in shown[0]
+
+
+def test_the_training_plot_axis_reads_epoch_without_a_scale_prefix(qtbot, window, demo_source):
+    window.opening.open_source(demo_source, "demo-small")
+    window.training.open_dialog()
+    dialog = window.train_dialog
+    dialog.train_curve.setData([0.001, 0.002, 0.004], [0.1, 0.05, 0.02])  # the first batches of epoch 1
+    axis = dialog.plot.getAxis("bottom")
+    dialog.plot.setXRange(0.0, 0.005)
+    axis.updateAutoSIPrefix()
+    assert axis.labelString().count("epoch") == 1 and "x0.001" not in axis.labelString()
+    dialog.close()
