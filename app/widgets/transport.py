@@ -68,7 +68,9 @@ class TransportBar(QWidget):
         font.setFamily("monospace")
         self.position.setFont(font)
         self.position.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.position.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        # Ignored: the text growing when scores arrive ("anomaly score 0.94") must not widen the centre
+        # and squeeze the docks (the panels jumped when scoring ended)
+        self.position.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.position, 1)
 
     def set_speed(self, speed: float) -> None:

@@ -97,3 +97,15 @@ def test_the_training_plot_axis_reads_epoch_without_a_scale_prefix(qtbot, window
     axis.updateAutoSIPrefix()
     assert axis.labelString().count("epoch") == 1 and "x0.001" not in axis.labelString()
     dialog.close()
+
+
+def test_the_docks_keep_their_width_when_the_frame_counter_grows_as_scores_arrive(qtbot, window):
+    window.resize(1280, 800)
+    window.fit_docks()
+    qtbot.wait(50)
+    before = (window.model_dock.width(), window.side_dock.width(), window.events_dock.width())
+    window.transport.set_position(85, 400, 25.0)
+    qtbot.wait(50)
+    window.transport.set_position(85, 400, 25.0, "anomaly score 0.94" + " " * 60 + "(a long caption)")
+    qtbot.wait(50)
+    assert (window.model_dock.width(), window.side_dock.width(), window.events_dock.width()) == before
