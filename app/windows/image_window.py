@@ -627,7 +627,8 @@ def _parser() -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m app.windows.image_window [CATEGORY] [--checkpoint CKPT]``: the image inspection window alone.
 
-    With ``--screenshot PNG`` it waits for scoring, selects ``--select`` (``defect/NNN.png``, or the
+    With ``--screenshot PNG`` it waits for scoring (without ``--checkpoint``: shows the offer to train
+    one), selects ``--select`` (``defect/NNN.png``, or the
     most anomalous image), runs ``--explain`` methods, saves the window (and with
     ``--panel-screenshot PNG`` the explain panel floated at ``--size``), then quits.
     """
@@ -655,7 +656,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         print(f"cannot load {args.checkpoint}", file=sys.stderr)
         return 1
-    if not _wait(app, lambda: window.inspection is not None and not window.busy, 600):
+    if args.checkpoint and not _wait(app, lambda: window.inspection is not None and not window.busy, 600):
         print("scoring did not finish", file=sys.stderr)
         return 1
     return _screenshots(app, window, args, (width, height))
@@ -671,7 +672,8 @@ def _screenshots(app: Any, window: ImageWindow, args: Any, size: tuple[int, int]
     panel = window.explain_panel
     for method in [m for m in args.explain.split(",") if m]:
         panel.explain(method)
-    _wait(app, lambda: panel.base is not None and not panel.busy, 600)
+    if window.checkpoint is not None:  # without a model (the offer to train one) nothing is explained
+        _wait(app, lambda: panel.base is not None and not panel.busy, 600)
     _wait(app, lambda: not window.thumb_job.running, 60)
     _wait(app, lambda: False, 0.8)
     window.grab().save(args.screenshot)

@@ -214,3 +214,19 @@ def test_a_model_scoring_under_chance_says_so_in_the_banner(
         "3-epoch BCAE1 does not seem to fit part: its image AUROC against the labels is 33.7 %, below chance"
         in (banner.text)
     )
+
+
+def test_tile_titles_are_not_cut_off_at_1280x800(qtbot, image_window, parts_root):
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    win = image_window
+    win.resize(1280, 800)
+    win.fit_layout()
+    assert win.open_dataset(parts_root)
+    qtbot.wait(50)
+    for name in ("counterfactual", "shap", "lime", "lrp"):
+        title = win.explain_panel.tiles[name].title
+        bold = QFont(title.font())
+        bold.setBold(True)
+        needed = QFontMetrics(bold).horizontalAdvance(title.toolTip())
+        assert title.width() >= needed, f"{title.toolTip()}: {title.width()} px for {needed} px of text"
