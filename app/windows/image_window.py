@@ -538,7 +538,18 @@ class ImageWindow(AppWindow):
             title=f"{sample.defect_type}/{path.name} · {checkpoint.display_name}",
             mask_outline=tuple(contours),
             map_scale=self.map_scale if self.inspection is not None else None,
+            verdict=self._verdict(index),
         )
+
+    def _verdict(self, index: int) -> str:
+        """This window's flagging of image ``index`` (the panel shows it rather than its own), or ""."""
+        inspection = self.inspection
+        if inspection is None or not math.isfinite(inspection.threshold) or index >= len(inspection):
+            return ""
+        score, threshold = float(inspection.scores[index]), inspection.threshold
+        if score >= threshold:
+            return f"flagged: image score {score:.4g} >= G-mean threshold {threshold:.4g}"
+        return f"not flagged: image score {score:.4g} < G-mean threshold {threshold:.4g}"
 
     def explain_selected(self) -> None:
         """X: every explanation method for the selected image."""

@@ -230,3 +230,17 @@ def test_tile_titles_are_not_cut_off_at_1280x800(qtbot, image_window, parts_root
         bold.setBold(True)
         needed = QFontMetrics(bold).horizontalAdvance(title.toolTip())
         assert title.width() >= needed, f"{title.toolTip()}: {title.width()} px for {needed} px of text"
+
+
+def test_the_explain_panel_gives_the_image_windows_flagging(
+    qtbot, image_window, parts_root, parts_checkpoint
+):
+    win = image_window
+    open_and_score(qtbot, win, parts_root, parts_checkpoint)
+    inspection = win.inspection
+    for index in (win.thumbnails.displayed_order()[0], win.thumbnails.displayed_order()[-1]):
+        win.show_image(index)
+        flagged = inspection.scores[index] >= inspection.threshold
+        verdict = win.explain_panel.target.verdict
+        assert verdict.startswith("flagged:" if flagged else "not flagged:")
+        assert verdict in win.explain_panel.info.text()
