@@ -568,11 +568,11 @@ class ExplainPanel(QWidget):
         self._update_info()
 
     def _error_caption(self, base: BaseView) -> str:
-        """The error tile's caption: the explained error and the verdict of the review window when it
+        """The error tile's caption: the explainer's score and the verdict of the review window when it
         gave one (so the panel never contradicts the flagging), else the explainer's own."""
         review = self.target.verdict if self.target is not None else ""
         if review:
-            return f"e(x) {base.score:.3f} · {review.split(':')[0]}"
+            return f"explainer's score {base.score:.3f} · {review.split(':')[0]}"
         return f"score {base.score:.3f} ({'anomalous' if base.score >= base.threshold else 'normal'})"
 
     def _update_info(self) -> None:
@@ -590,8 +590,8 @@ class ExplainPanel(QWidget):
             )
         if base is not None and review:
             lines.append(
-                f"explained error e(x) {base.score:.3f} (explainer's threshold {base.threshold:.3f}, "
-                f"p<sub>anomalous</sub> {base.probability:.2f}): the maps show what raises e(x)"
+                f"explainer's score {base.score:.3f} (its own threshold {base.threshold:.3f}, "
+                f"p<sub>anomalous</sub> {base.probability:.2f}): the maps show what raises it"
             )
         elif base is not None:
             anomalous = base.score >= base.threshold

@@ -582,10 +582,10 @@ class ImageWindow(AppWindow):
         self.image_auroc_label.setText(f"Image AUROC: {percent(inspection.image_auroc)}")
         self.pixel_auroc_label.setText(f"Pixel AUROC: {percent(inspection.pixel_auroc)}")
         self.aupro_label.setText(f"AUPRO: {percent(inspection.aupro)}")
+        cell = "<td align='right' style='padding-left:8px'>"  # numbers apart ("20 91.2 %", not "2091.2 %")
         rows = "".join(
-            f"<tr><td>{d.defect_type}</td><td align='right'>{d.images}</td>"
-            f"<td align='right'>{percent(d.image_auroc)}</td><td align='right'>{percent(d.pixel_auroc)}</td>"
-            f"<td align='right'>{percent(d.aupro)}</td></tr>"
+            f"<tr><td>{d.defect_type}</td>{cell}{d.images}</td>{cell}{percent(d.image_auroc)}</td>"
+            f"{cell}{percent(d.pixel_auroc)}</td>{cell}{percent(d.aupro)}</td></tr>"
             for d in inspection.per_defect()
         )
         notes = "".join(f"<br><i>{note}</i>" for note in inspection.notes)
