@@ -106,3 +106,17 @@ def test_a_ucsd_clip_folder_has_the_datasets_frame_rate_everywhere(tmp_path) -> 
     other.mkdir(parents=True)
     assert folder_frame_rate(other) == 25.0 and folder_frame_rate(other, 12.0) == 12.0
     assert folder_frame_rate(tmp_path / "clip.avi") is None  # a video knows its own rate
+
+
+def test_vad_eval_of_scores_near_chance_warns(tmp_path, capsys) -> None:
+    from vad_core.cli.main import main
+    from vad_core.inference.scores_file import write_scores
+
+    rng = np.random.default_rng(1)
+    labels = np.r_[np.zeros(100, bool), np.ones(100, bool)]
+    meta = {"name": "clip", "fps": 25, "model": "BCAE1 (synthetic demo)"}
+    write_scores(tmp_path / "clip", rng.random(200), labels=labels, meta=meta)
+    assert main(["eval", str(tmp_path / "clip.npz"), "--smooth", "1"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "WARNING: BCAE1 (synthetic demo) does not seem to fit the scored footage: its frame AUROC" in out
+    assert "near chance (50 %)" in out or "below chance (50 %)" in out

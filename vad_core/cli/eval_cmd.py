@@ -181,6 +181,12 @@ def _eval_scores(args: argparse.Namespace) -> int:
         raise VadError(files[0], "no labels: the scores carry none and --labels was not given")
     evaluation = evaluate_scores(clips, scoring=scoring, target_recall=args.target_recall)
     print(evaluation.table())
+    from vad_core.evaluation.fit import check_fit
+
+    model = str(loaded[0][1].meta.get("model") or "The model")
+    fit = check_fit({}, model, auroc=evaluation.report.pooled.auroc)  # scores files: the AUROC only
+    if not fit.fits:
+        print(f"\nWARNING: {fit.sentence('the scored footage')}\n{TRAIN_HINT}")
     return 0
 
 
