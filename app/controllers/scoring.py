@@ -160,6 +160,8 @@ class ScoringController(QObject):
         self.show_fit()
         n = len(session.events)
         found = f"{n} event{'s' if n != 1 else ''} flagged"
+        if window.fit_banner.text:
+            found += " (the model does not fit this footage: see the banner)"
         if summary.cached:
             window.notify(f"Scores loaded from the cache: {found}.", 12000)
             return

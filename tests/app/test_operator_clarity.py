@@ -41,6 +41,7 @@ def test_a_model_far_outside_its_normal_range_shows_the_banner_and_offers_traini
     banner = window.fit_banner
     assert banner.isVisible()
     assert "tiny BCAE1 does not seem to fit demo-small: 100 % of frames err far above" in banner.text
+    assert "the model does not fit this footage: see the banner" in window.statusBar().currentMessage()
     qtbot.mouseClick(banner.train_button, Qt.MouseButton.LeftButton)
     assert window.train_dialog is not None and window.train_dialog.isVisible()
     window.train_dialog.close()
