@@ -205,6 +205,7 @@ class ScoringController(QObject):
         self.dirty = True
         self.flush()
         self.refresh_events()
+        self.show_fit()
 
     def clear_views(self) -> None:
         """No scores: curve, events, overlay, error view and fit banner empty."""

@@ -69,7 +69,7 @@ class DatasetEvaluation:
         """The metrics table, the per-type AUROC, the operator table and their legends."""
         text = self.report.table() + "\n" + "\n".join(textwrap.wrap(FRAME_LEGEND, 100))
         if self.per_category:
-            rows = "  ".join(f"{kind}: {100 * value:.2f}" for kind, value in self.per_category.items())
+            rows = "  ".join(f"{kind}: {100 * value:.1f}" for kind, value in self.per_category.items())
             text += f"\nAUROC per anomaly type (%): {rows}"
         if self.operator is not None:
             text += "\n\n" + self.operator.table()
