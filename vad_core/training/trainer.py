@@ -40,7 +40,7 @@ from vad_core.training.frame_bank import FrameBank
 from vad_core.training.schedules import MilestoneSchedule, run_progress
 from vad_core.training.state import load_training_state, save_training_state
 
-NORMAL_RANGE_FRAMES = 1000  # our choice: training frames scored after a run for its normal range
+NORMAL_RANGE_FRAMES = 500  # our choice: training frames scored after a run for its normal range (seconds)
 
 
 @dataclass
