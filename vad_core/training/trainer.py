@@ -181,6 +181,10 @@ def train_iter(
         if output is not None and saves.pending:
             saves.save(run, output, record, metadata)
         raise
+    what = "held-out" if run.held_out else "training"
+    yield TrainEvent(
+        "info", epoch=record.last_epoch, message=f"recording the errors of {what} frames (normal range)"
+    )
     return run.finish(record, time.perf_counter() - began, stopped_early, output, metadata, checkpoint_path)
 
 
