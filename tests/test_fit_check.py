@@ -113,3 +113,11 @@ def test_vad_score_warns_when_the_bundled_model_meets_other_footage(tmp_path, ca
     assert code == 0
     assert "WARNING: BCAE1" in out and "does not seem to fit noise: 100 % of frames err far above" in out
     assert "vad train" in out
+
+
+def test_vad_info_on_a_checkpoint_says_what_the_fit_check_compares_with(capsys) -> None:
+    from vad_core.cli.main import main
+
+    assert main(["info", str(demo_model_path("frame"))]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("normal range"))
+    assert "mse errors" in line and "over 960 frames, footage 128x128, 1 channel(s)" in line
