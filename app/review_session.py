@@ -50,11 +50,13 @@ from vad_core.scoring import (
     regularity,
 )
 from vad_core.scoring.score_kinds import DEFAULT_MNAD_WEIGHT, MEMORY_DISTANCE, per_video_anomaly
+from vad_core.scoring.vocabulary import frame_verdict
 from vad_core.sources.base import FrameSource
 from vad_core.sources.preprocess import resize_map
 
 if TYPE_CHECKING:
     from app.jobs.fused import OpenFused
+    from vad_core.evaluation.fit import FitReport
 
 #: How a training selection is made from the current clip (see ``ReviewSession.training_ranges``).
 TRAIN_SELECTIONS = ("marked", "unflagged", "all")
@@ -273,6 +275,37 @@ class ReviewSession:
 
     def set_threshold(self, threshold: float) -> None:
         self.set_scoring(replace(self.scoring, threshold=float(min(1.0, max(0.0, threshold)))))
+
+    def fit_report(self) -> FitReport | None:
+        """Whether the checkpoint fits this footage (:mod:`vad_core.evaluation.fit`), once scored;
+        with ground truth of both classes, a near-chance AUROC counts too. None before that."""
+        if not self.complete or self.checkpoint is None or self.source is None or self.scores is None:
+            return None
+        from vad_core.evaluation.fit import check_fit
+
+        auroc = None
+        truth = self.ground_truth
+        if truth is not None and truth.any() and not truth.all():
+            from vad_core.metrics import frame_metrics
+
+            auroc = frame_metrics(self.scores.score, truth).auroc
+        inference = self.inference
+        return check_fit(
+            self.checkpoint.metadata,
+            self.checkpoint.display_name,
+            self.errors,
+            self.source.frame_size,
+            self.source.channels,
+            inference.error,
+            inference.reduction,
+            inference.patch,
+            auroc,
+        )
+
+    def frame_verdict(self, index: int) -> str:
+        """Whether frame ``index`` is flagged, by the rule of every view (``vocabulary.frame_verdict``)."""
+        score = self.scores.score if self.scores is not None else None
+        return frame_verdict(index, score, self.events, self.scoring.threshold)
 
     @property
     def errors(self) -> np.ndarray | None:

@@ -325,7 +325,9 @@ def check_clip_opens(run: SelfTestRun) -> str:
         )
     if not window.score_job.running and not session.complete:
         raise SelfTestFailed(_error_shown(window) or "opening the clip did not start scoring")
-    kinds = ", ".join(f"{kind} {start}-{end}" for start, end, kind in clip.intervals)
+    from vad_core.scoring import frame_range_text
+
+    kinds = ", ".join(f"{kind} {frame_range_text(start, end)}" for start, end, kind in clip.intervals)
     height, width = session.source.frame_size[:2]
     return f"{session.frame_count} frames {width}x{height}, anomalies at frames {kinds}"
 
@@ -378,11 +380,15 @@ def check_spatial_flagged(run: SelfTestRun) -> str:
         raise SelfTestFailed("the demo clip has no spatial anomaly")
     start, end = spatial[0]
     hits = [e for e in events if e.start < end and e.end > start]
-    listed = ", ".join(f"{e.start}-{e.end}" for e in events) or "none"
+    from vad_core.scoring import frame_range_text
+
+    listed = ", ".join(frame_range_text(e.start, e.end) for e in events) or "none"
+    square = frame_range_text(start, end)
     if not hits:
-        raise SelfTestFailed(f"no event overlaps frames {start}-{end}; events: {listed}")
+        raise SelfTestFailed(f"no event overlaps frames {square}; events: {listed}")
     run.event = hits[0]
-    return f"event {hits[0].start}-{hits[0].end} covers the square at {start}-{end} (all events: {listed})"
+    first = frame_range_text(hits[0].start, hits[0].end)
+    return f"event {first} covers the square at {square} (all events: {listed}; frame ranges inclusive)"
 
 
 def check_heatmap_shown(run: SelfTestRun) -> str:

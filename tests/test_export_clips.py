@@ -227,3 +227,27 @@ def test_batch_export_numbers_incidents_and_reports_overall_progress(tmp_path, s
     fractions = [p.fraction for p in progress]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert [read_back(r.clip)[0] for r in results] == [5, 10, 5]
+
+
+def test_caption_outline_is_not_a_second_wider_copy_of_the_text():
+    from vad_core.export.rendering import _text
+
+    image = np.full((40, 400, 3), 128, np.uint8)
+    _text(image, "frame 31  1.24 s  anomaly 0.53  peak", (4, 25), 0.42)
+    columns_white = np.flatnonzero((image > 200).all(axis=2).any(axis=0))
+    columns_dark = np.flatnonzero((image < 60).all(axis=2).any(axis=0))
+    assert columns_dark.max() <= columns_white.max() + 2  # the thicker outline ran ~4 px past the text
+
+
+def test_sidecar_names_the_score_and_the_threshold_rule_it_was_flagged_by(tmp_path, source, inputs):
+    inputs.meta = {
+        **inputs.meta,
+        "scoring": {"threshold": 0.6, "score": "error", "min_duration": 5, "merge_gap": 5},
+    }
+    (result,) = run(
+        export_incidents(source, [Incident(20, 30, peak_frame=29, peak_score=1.0)], tmp_path, inputs)
+    )
+    scoring = json.loads(result.sidecar.read_text())["scoring"]
+    assert scoring["rule"] == "anomaly score >= 0.60, inside an event" and scoring["threshold"] == 0.6
+    assert scoring["score"].startswith("anomaly score = 1 - smoothed regularity s(t)")
+    assert scoring["frame_ranges"] == "start_frame and end_frame inclusive"

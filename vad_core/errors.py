@@ -37,6 +37,13 @@ class DatasetError(VadError):
     """A dataset folder does not have the layout its reader expects."""
 
 
+class ClipNotFoundError(DatasetError, KeyError):
+    """A dataset has no clip of the name asked for (a ``KeyError`` too, for ``dataset.clip`` callers)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return Exception.__str__(self)
+
+
 class CheckpointError(VadError):
     """A checkpoint is missing, truncated, or does not fit the architecture it is loaded into."""
 

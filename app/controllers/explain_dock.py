@@ -46,6 +46,7 @@ def review_target(session: Any, index: int, calibration: Calibration | None = No
         calibration=calibration,
         title=f"{session.source_name}, frame {index} · {checkpoint.display_name}",
         map_scale=scale,
+        verdict=session.frame_verdict(index) if session.complete else "",
     )
 
 

@@ -194,7 +194,7 @@ class LabelExchange(QObject):
         from vad_core.export import ExportInputs
 
         session = self.window.session
-        meta: dict[str, Any] = {"source": session.source_name}
+        meta: dict[str, Any] = {"source": session.source_name, "scoring": dict(vars(session.scoring))}
         if session.checkpoint is not None:
             meta.update(
                 model=session.checkpoint.display_name,

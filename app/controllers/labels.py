@@ -229,7 +229,9 @@ class LabelsController(QObject):
         session = self.window.session
         score = session.scores.score if session.scores is not None else None
         model = session.checkpoint.display_name if session.checkpoint is not None else ""
-        self.panel.update_metrics(score, self.editor.doc, session.scoring.threshold, model)
+        self.panel.update_metrics(
+            score, self.editor.doc, session.scoring.threshold, model, session.ground_truth
+        )
 
     def _update_enabled(self) -> None:
         has_doc = self.editor.doc is not None

@@ -22,7 +22,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QStyle
 
-from vad_core.errors import VadError
+from vad_core.errors import ClipNotFoundError, VadError
 from vad_core.sources import VIDEO_EXTENSIONS, open_source
 from vad_core.sources.base import FrameSource
 
@@ -97,8 +97,12 @@ class OpeningController(QObject):
             return True
         if path.is_dir() and not self._has_frames(path):
             return self.open_dataset_path(path)
+        from vad_core.datasets.frame_rate import (
+            folder_frame_rate,
+        )  # lazy: the readers load after the first paint
+
         try:
-            source = open_source(path)
+            source = open_source(path, fps=folder_frame_rate(path))
         except VadError as error:
             self.window.show_error("Cannot open video", str(error))
             return False
@@ -154,8 +158,8 @@ class OpeningController(QObject):
             return dialog.selected_clip() if dialog.exec() else None
         try:
             return dataset.clip(clip_name)
-        except KeyError as error:
-            self.window.show_error("Cannot open dataset clip", str(error).strip("'\""))
+        except ClipNotFoundError as error:
+            self.window.show_error("Cannot open dataset clip", str(error))
             return None
 
     def open_image_dataset(self, path: str | Path | None = None) -> bool:

@@ -121,7 +121,7 @@ class PlaybackController(QObject):
         if self.playing:
             window.timeline.keep_visible(index)
         score = session.frame_score(index)
-        extra = f"anomaly {score:.2f}" if score is not None else ""
+        extra = f"score {score:.2f}" if score is not None else ""  # the anomaly score (tooltip)
         window.transport.set_position(index, session.frame_count, session.fps, extra)
         selected = session.event_at(index)
         if selected != window.timeline.events.selected:

@@ -157,8 +157,11 @@ class ScoringController(QObject):
         if session.problem:
             window.show_error("Scores are unusable", session.problem)
             return
+        self.show_fit()
         n = len(session.events)
         found = f"{n} event{'s' if n != 1 else ''} flagged"
+        if window.fit_banner.text:
+            found += " (the model does not fit this footage: see the banner)"
         if summary.cached:
             window.notify(f"Scores loaded from the cache: {found}.", 12000)
             return
@@ -169,6 +172,15 @@ class ScoringController(QObject):
             f"{session.scoring.score}: {found}.",
             15000,
         )
+
+    def show_fit(self) -> None:
+        """The banner over the video says when the model does not fit this footage (and offers to
+        train on it); the status bar repeats the sentence."""
+        window, session = self.window, self.window.session
+        report = session.fit_report()
+        window.fit_banner.show_report(report, session.source_name or "this footage")
+        if report is not None and not report.fits:
+            log.warning("%s", report.sentence(session.source_name or "this footage"))
 
     def drop_partial(self) -> None:
         """The job was cancelled: an unfinished curve is cleared (finished scores stay)."""
@@ -193,10 +205,12 @@ class ScoringController(QObject):
         self.dirty = True
         self.flush()
         self.refresh_events()
+        self.show_fit()
 
     def clear_views(self) -> None:
-        """No scores: curve, events, overlay and error view empty."""
+        """No scores: curve, events, overlay, error view and fit banner empty."""
         window, session = self.window, self.window.session
+        window.fit_banner.clear()
         window.timeline.set_curve(np.zeros(0), np.zeros(0), np.zeros(0))
         window.timeline.set_events([])
         window.events_table.set_events([], session.fps, session.ground_truth)

@@ -84,6 +84,8 @@ class ExplainTarget:
         title: what the panel says it explains.
         mask_outline: ground-truth contours as ``(N, 2)`` ``(x, y)`` arrays at the image's size.
         map_scale: the error that is full colour in the error tile (None: the map's own p99).
+        verdict: the review window's flagging of this frame (``ReviewSession.frame_verdict``), which
+            the panel shows instead of a verdict of its own; "" where there is none (image window).
     """
 
     model: AnomalyModel
@@ -95,6 +97,7 @@ class ExplainTarget:
     title: str = ""
     mask_outline: tuple[np.ndarray, ...] = ()
     map_scale: float | None = None
+    verdict: str = ""
 
     @property
     def key(self) -> tuple[str, int, str, str]:

@@ -23,9 +23,17 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from vad_core.scoring import Event
+from vad_core.scoring.vocabulary import SCORE_MEANING, SCORE_NAME
 
 COLUMNS = ("start", "end", "duration", "peak")
 TRUTH_COLUMN = "truth"
+HEADER_TIPS = {
+    "start": "first frame of the event",
+    "end": "last frame of the event (inclusive, as everywhere in vad-review)",
+    "duration": "length of the event in seconds (frames in the tooltip)",
+    "peak": f"highest {SCORE_NAME} of the event ({SCORE_MEANING}); frames are flagged by the threshold on it",
+    "truth": "hit: overlaps a ground-truth anomaly; false alarm: does not",
+}
 DECISION_COLUMN = "label"
 
 
@@ -36,7 +44,7 @@ class EventsTable(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
-        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self._set_header(list(COLUMNS))
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -44,7 +52,8 @@ class EventsTable(QTableWidget):
         self.setWordWrap(False)
         self.verticalHeader().setDefaultSectionSize(22)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # never "luratio"
+        header.setStretchLastSection(True)
         header.setHighlightSections(False)
         self.setToolTip("Flagged events. Click a row to jump to the event (Shift+←/→ for previous/next).")
         self.events: list[Event] = []
@@ -60,7 +69,7 @@ class EventsTable(QTableWidget):
         with QSignalBlocker(self):
             self.clearContents()
             self.setColumnCount(len(columns))
-            self.setHorizontalHeaderLabels(columns)
+            self._set_header(columns)
             self.setRowCount(len(self.events))
             fps = fps if fps > 0 else 25.0
             for row, event in enumerate(self.events):
@@ -86,6 +95,14 @@ class EventsTable(QTableWidget):
                 self.horizontalHeader().setSectionResizeMode(
                     len(COLUMNS), QHeaderView.ResizeMode.ResizeToContents
                 )
+
+    def _set_header(self, columns: Sequence[str]) -> None:
+        """Column titles with what each means (frames inclusive; the score is the anomaly score)."""
+        self.setHorizontalHeaderLabels(list(columns))
+        for column, name in enumerate(columns):
+            item = self.horizontalHeaderItem(column)
+            if item is not None:
+                item.setToolTip(HEADER_TIPS.get(name, name))
 
     def set_decisions(self, decisions: Sequence[str | None]) -> None:
         """Add a last column with the operator's decision per event: ✓ accepted, ✗ rejected or blank."""

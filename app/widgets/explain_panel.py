@@ -492,9 +492,7 @@ class ExplainPanel(QWidget):
         scale = self.target.map_scale if self.target is not None and self.target.map_scale else None
         peak = scale or robust_peak(base.error, signed=False)
         self.tiles["error"].show_image(base.error, size, (0.0, peak), opaque_lut(self.colormap_name))
-        self.tiles["error"].caption.setText(
-            f"score {base.score:.3f} ({'anomalous' if base.score >= base.threshold else 'normal'})"
-        )
+        self.tiles["error"].caption.setText(self._error_caption(base))
         if first:
             self.reset_zoom()
         for method in METHODS:  # counterfactual boxes are drawn over the input
@@ -569,12 +567,33 @@ class ExplainPanel(QWidget):
             self.resultShown.emit(method)
         self._update_info()
 
+    def _error_caption(self, base: BaseView) -> str:
+        """The error tile's caption: the explainer's score and the verdict of the review window when it
+        gave one (so the panel never contradicts the flagging), else the explainer's own."""
+        review = self.target.verdict if self.target is not None else ""
+        if review:
+            return f"explainer's score {base.score:.3f} · {review.split(':')[0]}"
+        return f"score {base.score:.3f} ({'anomalous' if base.score >= base.threshold else 'normal'})"
+
     def _update_info(self) -> None:
         lines = []
         if self.target is not None:
             lines.append(f"<b>{self.target.title or self.target.source_key}</b>")
         base = self.base
+        review = self.target.verdict if self.target is not None else ""
         if base is not None:
+            self.tiles["error"].caption.setText(self._error_caption(base))
+        if review:  # the review window's rule decides; the explainer's own threshold only scales the maps
+            flagged = review.startswith("flagged")
+            lines.append(
+                f"<b>Review:</b> <span style='color:{'#ef5350' if flagged else '#81c784'}'>{review}</span>"
+            )
+        if base is not None and review:
+            lines.append(
+                f"explainer's score {base.score:.3f} (its own threshold {base.threshold:.3f}, "
+                f"p<sub>anomalous</sub> {base.probability:.2f}): the maps show what raises it"
+            )
+        elif base is not None:
             anomalous = base.score >= base.threshold
             verdict = f"<span style='color:{'#ef5350' if anomalous else '#81c784'}'>{'anomalous' if anomalous else 'normal'}</span>"
             lines.append(

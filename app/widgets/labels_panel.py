@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 
 from vad_core.labels import LabelDocument, LabelInterval
 from vad_core.metrics import FrameMetrics, frame_metrics
+from vad_core.scoring.vocabulary import flag_rule, percent
 
 COLUMNS = ("", "first", "last", "length", "tag", "note")
 TAG_COLUMN, NOTE_COLUMN = 4, 5
@@ -82,7 +83,7 @@ def label_metrics(
 
 
 def _number(value: float) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{value:.3f}"
+    return "–" if value is None or not math.isfinite(value) else percent(value)
 
 
 def _shortcut(action: QAction) -> str:
@@ -267,33 +268,59 @@ class LabelsPanel(QWidget):
 
     # -- metrics -------------------------------------------------------------------------------------
     def update_metrics(
-        self, score: np.ndarray | None, doc: LabelDocument | None, threshold: float, model: str = ""
+        self,
+        score: np.ndarray | None,
+        doc: LabelDocument | None,
+        threshold: float,
+        model: str = "",
+        ground_truth: np.ndarray | None = None,
     ) -> FrameMetrics | None:
-        """Recompute the metrics when the scores, the document's revision or the threshold changed."""
+        """Recompute the metrics when the scores, the labels or the threshold changed.
+
+        They compare against the operator's labels when the label file holds an anomaly, else
+        against the dataset's ground truth (the "truth" band) when the clip has one; the line
+        under them says which."""
         fingerprint = None if score is None else (id(score), len(score), float(np.nansum(score)))
-        key = (fingerprint, id(doc), getattr(doc, "revision", None), threshold)
+        truth_key = None if ground_truth is None else (id(ground_truth), int(np.sum(ground_truth)))
+        key = (fingerprint, id(doc), getattr(doc, "revision", None), threshold, truth_key)
         if key == self._metrics_key:
             return self.metrics
         self._metrics_key = key
-        if doc is None:
-            self.show_metrics(None, "Labels are not available for this video.")
-            return None
-        mask = doc.to_frame_mask(len(score) if score is not None else None)
-        if not mask.any():
-            self.show_metrics(None, "Label an anomaly to compare the model with your labels.")
+        mask, against = self._reference(score, doc, ground_truth)
+        if mask is None:
+            self.show_metrics(None, against)
             return None
         if score is None:
-            self.show_metrics(None, "Score the video (F5) to compare the model with your labels.")
+            self.show_metrics(None, f"Score the video (F5) to compare the model with {against}.")
             return None
         metrics = label_metrics(score, mask, threshold)
-        anomalous = int(mask.sum())
         detail = (
-            f"{model + ' ' if model else ''}vs {len(doc.anomalies)} labelled interval"
-            f"{'s' if len(doc.anomalies) != 1 else ''} ({anomalous} of {len(mask)} frames) · "
-            f"F1 at threshold {threshold:.2f}"
+            f"{model + ' ' if model else ''}vs {against} ({int(mask.sum())} of {len(mask)} frames anomalous) · "
+            f"F1 where {flag_rule(threshold)}"
         )
         self.show_metrics(metrics, detail)
         return metrics
+
+    @staticmethod
+    def _reference(
+        score: np.ndarray | None, doc: LabelDocument | None, ground_truth: np.ndarray | None
+    ) -> tuple[np.ndarray | None, str]:
+        """The per-frame labels the metrics use and how to name them; ``(None, why not)`` without any."""
+        length = len(score) if score is not None else None
+        if doc is not None:
+            mask = doc.to_frame_mask(length)
+            if mask.any():
+                count = len(doc.anomalies)
+                return mask, f"your labels ({count} interval{'s' if count != 1 else ''})"
+        if (
+            ground_truth is not None
+            and np.any(ground_truth)
+            and (length is None or len(ground_truth) == length)
+        ):
+            return np.asarray(ground_truth, bool), "the dataset's ground truth"
+        if doc is None:
+            return None, "Labels are not available for this video."
+        return None, "Label an anomaly to compare the model with your labels."
 
     def show_metrics(self, metrics: FrameMetrics | None, detail: str) -> None:
         """Show ``metrics`` (or dashes) and one line saying what they compare."""

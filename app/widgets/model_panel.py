@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSpinBox,
+    QStyle,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -65,8 +67,14 @@ def describe_checkpoint(checkpoint: Checkpoint) -> dict[str, str]:
         "Architecture": f"{config.name} ({temporal})",
         "Input": f"{config.size[1]}×{config.size[0]} {channels}",
         "Trained on": checkpoint.trained_on,
-        "File": checkpoint.path.name if checkpoint.path else "(not saved)",
+        "File": breakable(checkpoint.path.name) if checkpoint.path else "(not saved)",
     }
+
+
+def breakable(name: str) -> str:
+    """A file name that word wrap may break after ``_`` and ``.`` (zero-width spaces), so a narrow
+    panel shows all of it instead of cutting it off ("demo_bcae1.safetens")."""
+    return name.replace("_", "_\u200b").replace(".", "\u200b.")
 
 
 def describe_scoring(score: str, mnad_weight: float, error: str, reduction: str, patch: int) -> str:
@@ -103,7 +111,10 @@ class ModelPanel(QWidget):
         self.checkpoints.setToolTip("Bundled and recently used checkpoints")
         self.checkpoints.activated.connect(self._checkpoint_activated)
         choose.addWidget(self.checkpoints, 1)
-        self.open_button = QPushButton("Open…")
+        self.open_button = QToolButton()  # compact: the model's name gets the width ("demo_bca…")
+        self.open_button.setText("Open…")
+        self.open_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogOpenButton))
+        self.open_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.open_button.setToolTip("Open a checkpoint (.safetensors) (Ctrl+M)")
         self.open_button.clicked.connect(self.openCheckpointRequested)
         choose.addWidget(self.open_button)
@@ -214,7 +225,7 @@ class ModelPanel(QWidget):
             "Architecture": f"fused, {len(opened.members)} members (no error maps)",
             "Input": "each member's own",
             "Trained on": opened.describe_members(),
-            "File": opened.path.name if opened.path else "(not saved)",
+            "File": breakable(opened.path.name) if opened.path else "(not saved)",
         }
         for key, label in self.info_labels.items():
             label.setText(rows.get(key, "–"))

@@ -136,6 +136,11 @@ class EventRegions:
         return sum(item.isVisible() for item in self.items)
 
 
+def threshold_text(anomaly_threshold: float) -> str:
+    """The threshold line's label: the one flag rule, on the anomaly score and on the plotted s(t)."""
+    return f"flag: anomaly score ≥ {anomaly_threshold:.2f} (s(t) ≤ {1.0 - anomaly_threshold:.2f})"
+
+
 class TimelineWidget(QWidget):
     """The s(t) plot and the interval bands under it (see the module docstring)."""
 
@@ -182,7 +187,7 @@ class TimelineWidget(QWidget):
         self.plot.setLabel("bottom", "frame")
         self.plot.setYRange(-0.06, 1.08, padding=0)
         self.plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1 normal")]])
-        self.plot.getAxis("left").setWidth(62)
+        self.plot.getAxis("left").setWidth(70)
         self.raw_curve = self.plot.plot([], [], pen=pg.mkPen(RAW_COLOR, width=1))
         self.curve = self.plot.plot([], [], pen=pg.mkPen(CURVE_COLOR, width=2))
         self.curve.setZValue(5)
@@ -195,7 +200,7 @@ class TimelineWidget(QWidget):
             pen=pg.mkPen(THRESHOLD_COLOR, width=1.5, style=Qt.PenStyle.DashLine),
             hoverPen=pg.mkPen(THRESHOLD_COLOR, width=3),
             bounds=(0.0, 1.0),
-            label="event if s(t) ≤ {value:.2f}",
+            label=threshold_text(0.5),
             labelOpts={
                 "position": 0.99,
                 "anchors": [(1, 1), (1, 1)],
@@ -309,7 +314,7 @@ class TimelineWidget(QWidget):
         """Put the line at s(t) = 1 - ``anomaly_threshold`` without emitting ``thresholdChanged``."""
         with QSignalBlocker(self.threshold_line):
             self.threshold_line.setValue(1.0 - anomaly_threshold)
-        self.threshold_line.label.valueChanged()  # the blocked signal would have updated its text
+        self.threshold_line.label.setFormat(threshold_text(anomaly_threshold))
 
     def set_playhead(self, frame: int) -> None:
         with QSignalBlocker(self.playhead):
@@ -343,4 +348,6 @@ class TimelineWidget(QWidget):
             self._seek_to_x(view.mapSceneToView(ev.scenePos()).x())
 
     def _threshold_dragged(self) -> None:
-        self.thresholdChanged.emit(float(min(1.0, max(0.0, 1.0 - self.threshold_line.value()))))
+        threshold = float(min(1.0, max(0.0, 1.0 - self.threshold_line.value())))
+        self.threshold_line.label.setFormat(threshold_text(threshold))
+        self.thresholdChanged.emit(threshold)

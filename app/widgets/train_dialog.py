@@ -226,6 +226,9 @@ class TrainDialog(QDialog):
         self.plot.setBackground(PLOT_BACKGROUND)
         self.plot.setLabel("left", "loss")
         self.plot.setLabel("bottom", "epoch")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(
+            False
+        )  # fractions of the first epoch read "epoch (x0.001)"
         self.plot.setLogMode(y=True)
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.getAxis("left").setStyle(maxTextLevel=0)  # label the decades only

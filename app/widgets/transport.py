@@ -68,7 +68,13 @@ class TransportBar(QWidget):
         font.setFamily("monospace")
         self.position.setFont(font)
         self.position.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.position.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.position.setToolTip(
+            "Current frame / last frame (from 0), time / length, frame rate; score: the anomaly score of "
+            "this frame (1 − smoothed s(t), high = anomalous)"
+        )
+        # Ignored: the text growing when scores arrive ("anomaly score 0.94") must not widen the centre
+        # and squeeze the docks (the panels jumped when scoring ended)
+        self.position.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.position, 1)
 
     def set_speed(self, speed: float) -> None:
@@ -80,14 +86,14 @@ class TransportBar(QWidget):
         return float(SPEEDS[self.speed.currentIndex()])
 
     def set_position(self, frame: int, total: int, fps: float, extra: str = "") -> None:
-        """``frame 12 / 400   0:00.48 / 0:16.00`` (frames counted from 0, as everywhere in the app)."""
+        """``frame 12/399  0:00.48/0:15.96  25 fps`` (frames counted from 0, as everywhere in the app)."""
         if total <= 0:
             self.position.setText("no video")
             return
         fps = fps if fps > 0 else 25.0
         width = len(str(total - 1))
         text = (
-            f"frame {frame:>{width}d} / {total - 1}   "
-            f"{format_time(frame / fps)} / {format_time((total - 1) / fps)}   {fps:g} fps"
+            f"frame {frame:>{width}d}/{total - 1}  "
+            f"{format_time(frame / fps)}/{format_time((total - 1) / fps)}  {fps:g} fps"
         )
-        self.position.setText(text + (f"   {extra}" if extra else ""))
+        self.position.setText(text + (f"  {extra}" if extra else ""))

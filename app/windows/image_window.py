@@ -59,6 +59,7 @@ from app.jobs.images import THUMBNAIL_SIDE, frame_model_names, inspect_job, thum
 from app.review_session import robust_max
 from app.settings import AppSettings
 from app.widgets.explain_panel import ExplainPanel
+from app.widgets.fit_banner import FitBanner
 from app.widgets.heatmap_controls import HeatmapControls
 from app.widgets.map_tile import draw_contours
 from app.widgets.thumbnail_list import ThumbnailList
@@ -72,6 +73,16 @@ from vad_core.explain import Calibration
 from vad_core.sources.image_files import read_image
 
 MASK_PEN = pg.mkPen("#69f0ae", width=2)
+
+
+def inspection_inference(checkpoint: Checkpoint) -> dict[str, Any]:
+    """The error, reduction and patch image scores are made with (the checkpoint's recommendation)."""
+    scoring = checkpoint.scoring
+    return {
+        "error": str(scoring.get("error", "mse")),
+        "reduction": str(scoring.get("reduction", "mean")),
+        "patch": int(scoring.get("patch", 16)),
+    }
 
 
 def percent(value: float) -> str:
@@ -198,6 +209,9 @@ class ImageWindow(AppWindow):
         layout = QVBoxLayout(centre)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+        self.fit_banner = FitBanner("Train on train/good…")
+        self.fit_banner.trainRequested.connect(self.open_train_dialog)
+        layout.addWidget(self.fit_banner)
         layout.addWidget(self.view, 1)
         self.image_label = QLabel("Open a category (Ctrl+O), then load or train a model.")
         self.image_label.setWordWrap(True)
@@ -288,8 +302,14 @@ class ImageWindow(AppWindow):
             self.notify(f"note: {note}", 10000)
         self.thumbnails.select_index(0)
         if self.checkpoint is not None:
+            self.fit_banner.clear()
             self.start_scoring()
         else:
+            self.fit_banner.show_sentence(
+                f"No model for {dataset.category} yet: train one on its {len(dataset.train)} good training "
+                "images (a few minutes, with a live loss curve) or load a checkpoint (Ctrl+M).",
+                "Train a model now…",
+            )
             self.notify(
                 f"Opened {dataset.category}: load a checkpoint (Ctrl+M) or train a model on its "
                 f"{len(dataset.train)} good training images (Ctrl+T).",
@@ -303,6 +323,7 @@ class ImageWindow(AppWindow):
         self.checkpoints.choose()
 
     def set_checkpoint(self, checkpoint: Checkpoint) -> bool:
+        """Use ``checkpoint`` (a frame model) and score the open category with it."""
         if not isinstance(checkpoint, Checkpoint):  # a fused model (vad fuse) scores videos only
             self.show_error(
                 "Not an image model",
@@ -318,6 +339,7 @@ class ImageWindow(AppWindow):
             return False
         self.cancel_scoring()
         self.checkpoint = checkpoint
+        self.fit_banner.clear()
         self.inspection = None
         self.calibration = None
         config = checkpoint.config
@@ -401,12 +423,40 @@ class ImageWindow(AppWindow):
         first = self.thumbnails.displayed_order()[0]
         self.thumbnails.select_index(first, emit=False)
         self.show_image(first)
+        self._show_fit(inspection)
         self.notify(
             f"Scored {len(inspection)} test images in {inspection.seconds:.1f} s: image AUROC "
             f"{percent(inspection.image_auroc)}, pixel AUROC {percent(inspection.pixel_auroc)}, "
             f"AUPRO {percent(inspection.aupro)}.",
             15000,
         )
+
+    def _show_fit(self, inspection: ImageInspection) -> None:
+        """The banner says when the model does not fit the category: image AUROC near or under
+        chance, or most test images far outside the normal range it recorded at training time."""
+        from vad_core.evaluation.fit import check_fit
+
+        checkpoint = self.checkpoint
+        if checkpoint is None:
+            return
+        inference = inspection_inference(checkpoint)
+        errors = inspection.scores if inspection.config.image_score != "top_k" else None
+        report = check_fit(
+            checkpoint.metadata,
+            checkpoint.display_name,
+            errors,
+            error=inference["error"],
+            reduction=inference["reduction"],
+            patch=inference["patch"],
+            auroc=inspection.image_auroc,
+            auroc_kind="image",
+        )
+        if report.fits:
+            self.fit_banner.clear()
+        else:
+            self.fit_banner.show_sentence(
+                report.sentence(f"{inspection.dataset.category}"), "Train on train/good…"
+            )
 
     def cancel_other_jobs(self) -> None:
         """Esc also stops the running explanation."""
@@ -488,7 +538,18 @@ class ImageWindow(AppWindow):
             title=f"{sample.defect_type}/{path.name} · {checkpoint.display_name}",
             mask_outline=tuple(contours),
             map_scale=self.map_scale if self.inspection is not None else None,
+            verdict=self._verdict(index),
         )
+
+    def _verdict(self, index: int) -> str:
+        """This window's flagging of image ``index`` (the panel shows it rather than its own), or ""."""
+        inspection = self.inspection
+        if inspection is None or not math.isfinite(inspection.threshold) or index >= len(inspection):
+            return ""
+        score, threshold = float(inspection.scores[index]), inspection.threshold
+        if score >= threshold:
+            return f"flagged: image score {score:.4g} >= G-mean threshold {threshold:.4g}"
+        return f"not flagged: image score {score:.4g} < G-mean threshold {threshold:.4g}"
 
     def explain_selected(self) -> None:
         """X: every explanation method for the selected image."""
@@ -521,10 +582,10 @@ class ImageWindow(AppWindow):
         self.image_auroc_label.setText(f"Image AUROC: {percent(inspection.image_auroc)}")
         self.pixel_auroc_label.setText(f"Pixel AUROC: {percent(inspection.pixel_auroc)}")
         self.aupro_label.setText(f"AUPRO: {percent(inspection.aupro)}")
+        cell = "<td align='right' style='padding-left:8px'>"  # numbers apart ("20 91.2 %", not "2091.2 %")
         rows = "".join(
-            f"<tr><td>{d.defect_type}</td><td align='right'>{d.images}</td>"
-            f"<td align='right'>{percent(d.image_auroc)}</td><td align='right'>{percent(d.pixel_auroc)}</td>"
-            f"<td align='right'>{percent(d.aupro)}</td></tr>"
+            f"<tr><td>{d.defect_type}</td>{cell}{d.images}</td>{cell}{percent(d.image_auroc)}</td>"
+            f"{cell}{percent(d.pixel_auroc)}</td>{cell}{percent(d.aupro)}</td></tr>"
             for d in inspection.per_defect()
         )
         notes = "".join(f"<br><i>{note}</i>" for note in inspection.notes)
@@ -577,7 +638,8 @@ def _parser() -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m app.windows.image_window [CATEGORY] [--checkpoint CKPT]``: the image inspection window alone.
 
-    With ``--screenshot PNG`` it waits for scoring, selects ``--select`` (``defect/NNN.png``, or the
+    With ``--screenshot PNG`` it waits for scoring (without ``--checkpoint``: shows the offer to train
+    one), selects ``--select`` (``defect/NNN.png``, or the
     most anomalous image), runs ``--explain`` methods, saves the window (and with
     ``--panel-screenshot PNG`` the explain panel floated at ``--size``), then quits.
     """
@@ -605,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         print(f"cannot load {args.checkpoint}", file=sys.stderr)
         return 1
-    if not _wait(app, lambda: window.inspection is not None and not window.busy, 600):
+    if args.checkpoint and not _wait(app, lambda: window.inspection is not None and not window.busy, 600):
         print("scoring did not finish", file=sys.stderr)
         return 1
     return _screenshots(app, window, args, (width, height))
@@ -621,7 +683,8 @@ def _screenshots(app: Any, window: ImageWindow, args: Any, size: tuple[int, int]
     panel = window.explain_panel
     for method in [m for m in args.explain.split(",") if m]:
         panel.explain(method)
-    _wait(app, lambda: panel.base is not None and not panel.busy, 600)
+    if window.checkpoint is not None:  # without a model (the offer to train one) nothing is explained
+        _wait(app, lambda: panel.base is not None and not panel.busy, 600)
     _wait(app, lambda: not window.thumb_job.running, 60)
     _wait(app, lambda: False, 0.8)
     window.grab().save(args.screenshot)

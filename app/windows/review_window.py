@@ -62,6 +62,7 @@ from app.jobs.fused import OpenFused
 from app.review_session import ReviewSession
 from app.settings import AppSettings
 from app.widgets.events_table import EventsTable
+from app.widgets.fit_banner import FitBanner
 from app.widgets.heatmap_controls import HeatmapControls
 from app.widgets.model_panel import ModelPanel
 from app.widgets.scoring_controls import ScoringControls
@@ -185,6 +186,8 @@ class ReviewWindow(AppWindow):
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.setSpacing(0)
+        self.fit_banner = FitBanner()
+        top_layout.addWidget(self.fit_banner)
         top_layout.addWidget(self.video_view, 1)
         top_layout.addWidget(self.transport)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
@@ -263,6 +266,7 @@ class ReviewWindow(AppWindow):
         panel.scoreRequested.connect(scoring.start)
         panel.cancelRequested.connect(self.cancel_jobs)
         panel.trainRequested.connect(self.training.open_dialog)
+        self.fit_banner.trainRequested.connect(self.training.open_dialog)
         panel.deviceChanged.connect(scoring.set_device)
         panel.batchSizeChanged.connect(scoring.set_batch_size)
         self.side_dock.visibilityChanged.connect(

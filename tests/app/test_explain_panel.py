@@ -271,3 +271,28 @@ def test_another_image_cancels_the_running_explanation_of_the_previous_one(qtbot
     wait_idle(qtbot, panel)
     qtbot.wait(300)
     assert len(calls) < 400 and "lime" not in panel.results
+
+
+def test_panel_gives_the_review_windows_verdict_for_flagged_and_unflagged_frames(
+    qtbot, window, load_model, wait_scored, demo_clip, demo_source, tiny_checkpoint
+):
+    window.opening.open_source(demo_source, "demo-small", demo_clip.labels, demo_clip.categories)
+    load_model(window, tiny_checkpoint)
+    wait_scored(window)
+    session = window.session
+    window.scoring.set_threshold(
+        float(np.quantile(session.scores.score, 0.7))
+    )  # some frames flagged, most not
+    assert session.events, "the threshold should flag something"
+    window.actions_by_name["explain_panel"].trigger()
+    panel = window.explainer.panel
+    inside = session.events[0].peak_frame
+    outside = next(i for i in range(session.frame_count) if session.event_at(i) is None)
+    for frame, word in ((inside, "flagged: event 1"), (outside, "not flagged")):
+        window.playback.seek(frame)
+        qtbot.waitUntil(lambda at=frame: panel.base is not None and panel.target.frame == at, timeout=30_000)
+        text = panel.info.text()
+        assert f"Review:</b> <span style='color:{'#ef5350' if frame == inside else '#81c784'}'>{word}" in text
+        assert session.frame_verdict(frame) in text
+        assert ": normal" not in text and ": anomalous" not in text  # no verdict of the explainer's own
+        assert panel.tiles["error"].caption.text().endswith(word.split(":")[0])

@@ -182,3 +182,65 @@ def test_the_review_window_opens_an_mvtec_folder_in_image_mode(qtbot, window, pa
     assert window.opening.open_dataset_path(parts_root)  # "Open dataset clip" on parts goes to image mode too
     assert window.opening.image_window.isVisible()
     assert "open_images" in window.actions_by_name
+
+
+def test_a_category_without_a_model_offers_to_train_one_at_once(qtbot, image_window, parts_root):
+    from PySide6.QtCore import Qt
+
+    win = image_window
+    assert win.open_dataset(parts_root)
+    assert win.fit_banner.isVisible()
+    assert "No model for part yet: train one on its 8 good training images" in win.fit_banner.text
+    assert win.fit_banner.train_button.text() == "Train a model now…"
+    qtbot.mouseClick(win.fit_banner.train_button, Qt.MouseButton.LeftButton)
+    assert win.train_dialog is not None and win.train_dialog.isVisible()
+    win.train_dialog.close()
+
+
+def test_a_model_scoring_under_chance_says_so_in_the_banner(
+    qtbot, image_window, parts_root, tmp_path, monkeypatch
+):
+    from vad_core.evaluation.images import ImageInspection
+
+    monkeypatch.setattr(ImageInspection, "image_auroc", property(lambda self: 0.337))
+    from vad_core.checkpoint import save_checkpoint
+
+    checkpoint = save_checkpoint(tiny_setup().model, tmp_path / "m", {"display_name": "3-epoch BCAE1"})
+    open_and_score(qtbot, image_window, parts_root, checkpoint)
+
+    banner = image_window.fit_banner
+    assert banner.isVisible()
+    assert (
+        "3-epoch BCAE1 does not seem to fit part: its image AUROC against the labels is 33.7 %, below chance"
+        in (banner.text)
+    )
+
+
+def test_tile_titles_are_not_cut_off_at_1280x800(qtbot, image_window, parts_root):
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    win = image_window
+    win.resize(1280, 800)
+    win.fit_layout()
+    assert win.open_dataset(parts_root)
+    qtbot.wait(50)
+    for name in ("counterfactual", "shap", "lime", "lrp"):
+        title = win.explain_panel.tiles[name].title
+        bold = QFont(title.font())
+        bold.setBold(True)
+        needed = QFontMetrics(bold).horizontalAdvance(title.toolTip())
+        assert title.width() >= needed, f"{title.toolTip()}: {title.width()} px for {needed} px of text"
+
+
+def test_the_explain_panel_gives_the_image_windows_flagging(
+    qtbot, image_window, parts_root, parts_checkpoint
+):
+    win = image_window
+    open_and_score(qtbot, win, parts_root, parts_checkpoint)
+    inspection = win.inspection
+    for index in (win.thumbnails.displayed_order()[0], win.thumbnails.displayed_order()[-1]):
+        win.show_image(index)
+        flagged = inspection.scores[index] >= inspection.threshold
+        verdict = win.explain_panel.target.verdict
+        assert verdict.startswith("flagged:" if flagged else "not flagged:")
+        assert verdict in win.explain_panel.info.text()

@@ -214,17 +214,18 @@ def test_tag_edited_in_the_panel_is_saved_and_undoable(qtbot, window, demo_sourc
     assert panel.table.item(0, 4).text() == ""
 
 
-def test_live_metrics_follow_the_labels(qtbot, opened):
+def test_live_metrics_use_the_ground_truth_until_labelled_then_the_labels(qtbot, opened):
     window = opened
     panel = window.labels.panel
-    assert panel.metrics is None  # no labels yet
+    assert panel.metrics is not None  # no labels yet: measured against the dataset's ground truth
+    assert "vs the dataset's ground truth" in panel.metrics_label.text()
 
     for start, end in EVENTS:
         window.labels.add_interval(start, end)
     assert panel.metrics is not None and panel.metrics.auroc > 0.95
-    assert (
-        "AUROC" in panel.metrics_label.text() and f"{panel.metrics.auroc:.3f}" in panel.metrics_label.text()
-    )
+    text = panel.metrics_label.text()
+    assert "AUROC" in text and f"{100 * panel.metrics.auroc:.1f} %" in text  # percent, as the CLI prints
+    assert "vs your labels (2 intervals)" in text
 
     window.labels.add_interval(200, 230)  # an anomaly the model missed
     assert panel.metrics.auroc < 0.95

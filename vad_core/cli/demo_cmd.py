@@ -36,7 +36,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from vad_core.inference.config import InferenceConfig
     from vad_core.paths import demo_data_dir
     from vad_core.resources import demo_model_path
-    from vad_core.scoring import ScoringConfig, find_events
+    from vad_core.scoring import ScoringConfig
 
     out = Path(args.out) if args.out else demo_data_dir()
     config = SyntheticConfig(seed=args.seed)
@@ -93,17 +93,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         demo = next((c for c in evaluation.clips if c.name == "demo"), None)
         if demo is not None:
-            events = find_events(demo.score, scoring.threshold, scoring.min_duration, scoring.merge_gap)
-            print(f"events flagged in the demo clip (threshold {scoring.threshold}):")
-            for event in events:
-                kinds = (
-                    sorted({k for k in demo.categories[event.start : event.end] if k})
-                    if demo.categories is not None
-                    else []
-                )
-                print(
-                    f"  frames {event.start:4d}-{event.end - 1:4d}  peak {event.peak_score:.2f} at {event.peak_frame}"
-                    f"  ground truth: {', '.join(kinds) or 'none (false alarm)'}"
-                )
+            _print_demo_events(demo, scoring)
     print(f"\nopen it in the review window:  vad-review {out / 'test' / 'demo.avi'}")
     return 0
+
+
+def _print_demo_events(demo, scoring) -> None:
+    """The events flagged in the demo clip, with the anomaly types they overlap."""
+    from vad_core.scoring import find_events
+    from vad_core.scoring.vocabulary import flag_rule
+
+    events = find_events(demo.score, scoring.threshold, scoring.min_duration, scoring.merge_gap)
+    print(
+        f"events flagged in the demo clip ({flag_rule(scoring.threshold)}, the review window's default; "
+        "frames inclusive):"
+    )
+    for event in events:
+        kinds = (
+            sorted({k for k in demo.categories[event.start : event.end] if k})
+            if demo.categories is not None
+            else []
+        )
+        print(
+            f"  frames {event.start:4d}-{event.end - 1:4d}  peak anomaly score {event.peak_score:.2f} "
+            f"at {event.peak_frame}  ground truth: {', '.join(kinds) or 'none (false alarm)'}"
+        )

@@ -93,7 +93,26 @@ def _eval_dataset(args: argparse.Namespace) -> int:
         f"{evaluation.frames_per_second:.0f} frames/s)"
     )
     print(evaluation.table())
+    from vad_core.evaluation.fit import check_scored_clips
+
+    fit = check_scored_clips(
+        checkpoint.metadata,
+        checkpoint.display_name,
+        evaluation.clips,
+        [c.source for c in dataset.test],
+        inference,
+        evaluation.report.pooled.auroc,
+    )
+    if not fit.fits:
+        print(f"\nWARNING: {fit.sentence(f'the footage of {dataset.name}')}\n{TRAIN_HINT}")
     return 0
+
+
+#: How to get a model for one's own footage (printed under a fit warning).
+TRAIN_HINT = (
+    "Train on normal footage of this scene: vad train --model bcae1 --data DATASET_OR_FOLDER --out runs/mine "
+    '(or "Train on this footage" in the review window).'
+)
 
 
 def _eval_fused(args: argparse.Namespace) -> int:
@@ -167,6 +186,12 @@ def _eval_scores(args: argparse.Namespace) -> int:
         raise VadError(files[0], "no labels: the scores carry none and --labels was not given")
     evaluation = evaluate_scores(clips, scoring=scoring, target_recall=args.target_recall)
     print(evaluation.table())
+    from vad_core.evaluation.fit import check_fit
+
+    model = str(loaded[0][1].meta.get("model") or "The model")
+    fit = check_fit({}, model, auroc=evaluation.report.pooled.auroc)  # scores files: the AUROC only
+    if not fit.fits:
+        print(f"\nWARNING: {fit.sentence('the scored footage')}\n{TRAIN_HINT}")
     return 0
 
 

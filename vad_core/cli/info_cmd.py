@@ -46,6 +46,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"trained on   {checkpoint.trained_on} ({training.get('frames', '?')} frames, "
             f"{training.get('epochs_run', '?')} epochs, best val loss {training.get('best_val_loss', float('nan')):.5g})"
         )
+        print(f"normal range {_normal_range_text(checkpoint)}")
         print(f"sha256       {checkpoint.sha256}")
         return 0
     if path.is_dir():
@@ -74,6 +75,11 @@ def cmd_info(args: argparse.Namespace) -> int:
             anomalous = sum(int(c.labels.sum()) for c in test if c.labels is not None)
             print(f"  train: {len(train)} clips, {frames_train} frames")
             print(f"  test:  {len(test)} clips, {frames_test} frames, {anomalous} labelled anomalous")
+            for what, clips in (("test clips", test), ("training clips", train)):
+                if clips:
+                    print(f"  {what}: {' '.join(c.name for c in clips)}")
+            if test:
+                print(f"  open one: vad-review {path}::{test[0].name}")
             return 0
     from vad_core.sources import open_source
 
@@ -86,3 +92,22 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"  size      {width}x{height}, {'gray' if source.channels == 1 else 'RGB'}")
     print(f"  duration  {len(source) / source.fps:.1f} s")
     return 0
+
+
+def _normal_range_text(checkpoint) -> str:
+    """What the fit check compares scored footage with (``vad_core.evaluation.fit``)."""
+    from vad_core.evaluation.fit import normal_record
+
+    scoring = checkpoint.scoring
+    record = normal_record(
+        checkpoint.metadata,
+        str(scoring.get("error", "mse")),
+        str(scoring.get("reduction", "mean")),
+        int(scoring.get("patch", 16)),
+    )
+    if record is None:
+        return "none recorded (no fit check against normal errors)"
+    footage = checkpoint.metadata.get("training", {}).get("footage") or {}
+    size = footage.get("size")
+    where = f", footage {size[1]}x{size[0]}, {footage.get('channels')} channel(s)" if size else ""
+    return f"{record.error} errors {record.values[0]:.4g}-{record.values[-1]:.4g} over {record.count} frames{where}"

@@ -113,4 +113,10 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--mnad-weight", type=float, help="lambda of the mnad score [checkpoint's, else 0.6]")
     parser.add_argument("--smooth", type=int, default=15, help="Savitzky-Golay window (thesis: 15)")
-    parser.add_argument("--threshold", type=float, default=0.5, help="event threshold on the anomaly score")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="a frame is flagged when its anomaly score (1 - smoothed s(t), 0-1, high = anomalous) is at or "
+        "above this; the review window uses the same rule [0.5]",
+    )

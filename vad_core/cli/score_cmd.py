@@ -20,7 +20,9 @@ def register(sub) -> None:
     score.add_argument("source")
     score.add_argument("--model", required=True, help="checkpoint (.safetensors)")
     score.add_argument("--out", help="output stem [source name in the current folder]")
-    score.add_argument("--fps", type=float, help="frame rate of a frame folder [25]")
+    score.add_argument(
+        "--fps", type=float, help="frame rate of a frame folder [its dataset's (UCSD: 10), else 25]"
+    )
     score.add_argument("--still", action="store_true", help="folder of independent images")
     score.add_argument("--no-maps", action="store_true", help="do not store error maps")
     add_inference_options(score)
@@ -29,10 +31,12 @@ def register(sub) -> None:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from vad_core.checkpoint import load_checkpoint
+    from vad_core.datasets.frame_rate import folder_frame_rate
     from vad_core.fusion import is_fused_model
     from vad_core.inference.scores_file import write_scores
     from vad_core.inference.scoring_loop import score_all
-    from vad_core.scoring import find_events
+    from vad_core.scoring import find_events, frame_range_text
+    from vad_core.scoring.vocabulary import SCORE_MEANING, flag_rule
     from vad_core.sources import open_source
 
     if is_fused_model(args.model):
@@ -40,7 +44,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(args.model)
     inference = inference_config(args, checkpoint.scoring)
     scoring = scoring_config(args, checkpoint.scoring, inference)
-    source = open_source(args.source, fps=args.fps, still_images=args.still)
+    source = open_source(args.source, fps=folder_frame_rate(args.source, args.fps), still_images=args.still)
     bar = progress_bar(len(source), f"scoring {source.name}")
     result = score_all(
         checkpoint.model,
@@ -79,11 +83,30 @@ def cmd_score(args: argparse.Namespace) -> int:
         f"scored {len(source)} frames in {result.seconds:.1f} s ({result.frames_per_second:.0f} frames/s) "
         f"-> {npz} and {npz.with_suffix('.csv')}"
     )
-    print(f"{len(events)} event(s) above {scoring.threshold}:")
+    from vad_core.cli.eval_cmd import TRAIN_HINT
+    from vad_core.evaluation.fit import check_fit
+
+    fit = check_fit(
+        checkpoint.metadata,
+        checkpoint.display_name,
+        result.errors,
+        source.frame_size,
+        source.channels,
+        inference.error,
+        inference.reduction,
+        inference.patch,
+    )
+    if not fit.fits:
+        print(f"WARNING: {fit.sentence(source.name)}\n{TRAIN_HINT}")
+    print(
+        f"{len(events)} event(s) where {flag_rule(scoring.threshold)} ({SCORE_MEANING}; "
+        f"frames inclusive, {source.fps:g} fps):"
+    )
     for event in events:
         print(
-            f"  frames {event.start}-{event.end - 1}  ({event.start / source.fps:.1f}-{event.end / source.fps:.1f} s)"
-            f"  peak {event.peak_score:.2f} at {event.peak_frame}"
+            f"  frames {frame_range_text(event.start, event.end)}  "
+            f"({event.start / source.fps:.1f}-{event.end / source.fps:.1f} s)"
+            f"  peak anomaly score {event.peak_score:.2f} at frame {event.peak_frame}"
         )
     return 0
 

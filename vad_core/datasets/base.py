@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vad_core.errors import ClipNotFoundError
 from vad_core.sources.base import FrameSource
 
 #: Returns the boolean pixel mask of frame ``i`` (True = anomalous), or ``None`` when it has none.
@@ -59,7 +60,19 @@ class VideoDataset:
         for clip in [*self.test, *self.train]:
             if clip.name == name:
                 return clip
-        raise KeyError(f"{self.name}: no clip named {name!r}")
+        raise ClipNotFoundError(
+            self.root or self.name,
+            f"no clip named {name}; {self.clip_names_text()}",
+        )
+
+    def clip_names_text(self) -> str:
+        """The valid clip names in one line: ``"test clips: 01, 02; training clips: 01, ..."``."""
+        parts = [
+            f"{what} clips: {', '.join(c.name for c in clips)}"
+            for what, clips in (("test", self.test), ("training", self.train))
+            if clips
+        ]
+        return "; ".join(parts) or "it has no clips"
 
 
 @dataclass

@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,14 @@ from vad_core.inference.scoring_loop import score_all
 from vad_core.metrics import EvaluationReport, evaluate_videos, per_category_auroc
 from vad_core.models.base import AnomalyModel
 from vad_core.scoring import ScoringConfig, anomaly_scores, check_score_inputs
+
+FRAME_LEGEND = (
+    "AUROC / AUPRC: area under the ROC / precision-recall curve of the anomaly score (1 - smoothed s(t), "
+    "0-1, high = anomalous) against the labels, 50 % = chance; EER: equal error rate (share of frames "
+    "misjudged where misses and false alarms are equal; lower is better); F1 at the threshold; threshold: "
+    "the pooled G-mean threshold (eq. 3.21) on the anomaly score, where F1 is measured (events in "
+    "vad score and the review window use --threshold, 0.5 unless changed). All in %, the threshold excepted."
+)
 
 
 @dataclass
@@ -57,9 +66,10 @@ class DatasetEvaluation:
         return self.frames / self.seconds if self.seconds else float("nan")
 
     def table(self) -> str:
-        text = self.report.table()
+        """The metrics table, the per-type AUROC, the operator table and their legends."""
+        text = self.report.table() + "\n" + "\n".join(textwrap.wrap(FRAME_LEGEND, 100))
         if self.per_category:
-            rows = "  ".join(f"{kind}: {100 * value:.2f}" for kind, value in self.per_category.items())
+            rows = "  ".join(f"{kind}: {100 * value:.1f}" for kind, value in self.per_category.items())
             text += f"\nAUROC per anomaly type (%): {rows}"
         if self.operator is not None:
             text += "\n\n" + self.operator.table()

@@ -427,7 +427,11 @@ def _write_sheet(frames: ClipFrames, sheet: Path, stem: str) -> Path:
     """The contact sheet of the key frames ``frames`` kept, as a PNG at ``sheet``."""
     incident, config, fps = frames.incident, frames.config, frames.fps
     seconds = f"{incident.start / fps:.2f}-{incident.end / fps:.2f} s"
-    title = f"{stem}  frames {incident.start}-{incident.last}  ({seconds})"
+    scoring = frames.inputs.meta.get("scoring") if isinstance(frames.inputs.meta.get("scoring"), dict) else {}
+    rule = (
+        f"flagged where anomaly score >= {float(scoring['threshold']):.2f}" if "threshold" in scoring else ""
+    )
+    title = f"{stem}  frames {incident.start}-{incident.last}  ({seconds})  {rule or 'anomaly score: high = anomalous'}"
     image = contact_sheet(
         frames.tiles,
         fps,

@@ -48,8 +48,15 @@ def _overlay(frame: np.ndarray, error_map: np.ndarray, low: float, high: float, 
 def _text(
     image: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour=(255, 255, 255)
 ) -> None:
+    """``text`` in ``colour`` with a dark outline. The outline is the same text at the same thickness
+    shifted by a pixel each way: a thicker stroke advances each glyph further, which drew every
+    caption twice with different spacing ("PEAK K")."""
     thickness = max(1, round(scale * 2))
-    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+    x, y = origin
+    for dx, dy in ((-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)):
+        cv2.putText(
+            image, text, (x + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA
+        )
     cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
 
 
@@ -60,7 +67,9 @@ def _font_scale(width: int) -> float:
 def _annotate(image: np.ndarray, frame: int, fps: float, score: float | None, in_incident: bool) -> None:
     height, width = image.shape[:2]
     scale = _font_scale(width)
-    line = f"frame {frame}  {frame / fps:.2f} s" + (f"  score {score:.2f}" if score is not None else "")
+    line = f"frame {frame}  {frame / fps:.2f} s" + (
+        f"  anomaly score {score:.2f}" if score is not None else ""
+    )
     _text(image, line, (4, max(12, round(22 * scale))), scale)
     if in_incident:  # a red frame around the incident's own frames (not the padding)
         cv2.rectangle(image, (0, 0), (width - 1, height - 1), (0, 0, 255), max(2, round(4 * scale)))
@@ -111,12 +120,12 @@ def contact_sheet(
         sheet[top : top + tile_height, left : left + tile_width] = cv2.resize(
             image, (tile_width, tile_height), interpolation=cv2.INTER_AREA
         )
-        words = f"f{frame}  {frame / fps:.2f}s"
+        words = f"frame {frame}  {frame / fps:.2f} s"
         if score is not None:
-            words += f"  s={float(score[frame]):.2f}"
+            words += f"  anomaly {float(score[frame]):.2f}"
         is_peak = frame == peak
         if is_peak:
-            words += "  PEAK"
+            words += "  peak"
             cv2.rectangle(sheet, (left, top), (left + tile_width - 1, top + tile_height - 1), (0, 0, 255), 2)
         _text(
             sheet,

@@ -65,6 +65,7 @@ def sidecar_record(
             "overlay": bool(config.overlay and inputs.maps is not None),
         },
         "model": _model_part(inputs.meta),
+        "scoring": _scoring_part(inputs.meta),
         "scores": None
         if inputs.score is None
         else [round(float(v), 5) for v in np.asarray(inputs.score)[first:end]],
@@ -109,6 +110,23 @@ def _incident_part(incident: Incident, fps: float) -> dict[str, Any]:
         "tag": incident.tag,
         "note": incident.note,
         "label_id": incident.label_id,
+    }
+
+
+def _scoring_part(meta: Any) -> dict[str, Any]:
+    """What ``scores`` are and the rule that flagged frames (``vad_core.scoring.vocabulary``)."""
+    from vad_core.scoring.vocabulary import SCORE_MEANING, flag_rule
+
+    scoring = meta.get("scoring") if isinstance(meta.get("scoring"), dict) else {}
+    threshold = scoring.get("threshold")
+    return {
+        "score": SCORE_MEANING,
+        "kind": scoring.get("score", "error"),
+        "threshold": threshold,
+        "rule": None if threshold is None else f"{flag_rule(float(threshold))}, inside an event",
+        "min_duration_frames": scoring.get("min_duration"),
+        "merge_gap_frames": scoring.get("merge_gap"),
+        "frame_ranges": "start_frame and end_frame inclusive",
     }
 
 

@@ -11,7 +11,14 @@ Example::
     events = scores.events(ScoringConfig())
 """
 
-from vad_core.scoring.events import Event, events_to_mask, find_events, next_event, previous_event
+from vad_core.scoring.events import (
+    Event,
+    events_to_mask,
+    find_events,
+    frame_range_text,
+    next_event,
+    previous_event,
+)
 from vad_core.scoring.frame_error import REDUCTIONS, error_maps, reduce_error_maps
 from vad_core.scoring.regularity import AnomalyScores, ScoringConfig, anomaly_scores, regularity, smooth
 from vad_core.scoring.score_kinds import SCORES, check_score_inputs
@@ -27,6 +34,7 @@ __all__ = [
     "error_maps",
     "events_to_mask",
     "find_events",
+    "frame_range_text",
     "next_event",
     "previous_event",
     "reduce_error_maps",

@@ -5,6 +5,9 @@ Conventions, used everywhere an event is drawn, exported or compared:
 * frame intervals are half-open, ``[start, end)``: ``end`` is the first frame *after* the event and
   ``duration == end - start`` frames (the same as Python slices and the synthetic dataset's
   intervals);
+* people read frame ranges inclusively: every view, table, sidecar and printed line shows an
+  interval as ``first-last`` with ``last == end - 1`` (:func:`frame_range_text`); only the engine's
+  arrays and the label files' ``end`` keys are exclusive;
 * a frame is above the threshold when ``score >= threshold`` (the same rule as
   ``sklearn.metrics.roc_curve`` and :func:`vad_core.metrics.frame_metrics`, so a threshold read off
   the ROC curve gives the same frames here); NaN scores are never above it;
@@ -28,6 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from vad_core.errors import ConfigError
+
+
+def frame_range_text(start: int, end: int) -> str:
+    """The half-open interval ``[start, end)`` as people read it: ``"first-last"`` (inclusive)."""
+    return f"{start}-{end - 1}" if end - start > 1 else f"{start}"
 
 
 @dataclass(frozen=True)

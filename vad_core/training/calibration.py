@@ -43,7 +43,7 @@ def split_holdout(bank: FrameBank, fraction: float, window: int) -> tuple[FrameB
             held_out.append((stop - tail, stop))
         else:
             bounds.append((start, stop))
-    return FrameBank(bank.frames, bounds, bank.names, bank.sequences), held_out
+    return FrameBank(bank.frames, bounds, bank.names, bank.sequences, bank.footage), held_out
 
 
 def held_out_clips(bank: FrameBank, held_out: Sequence[tuple[int, int]]) -> list[np.ndarray]:

@@ -33,6 +33,8 @@ class FrameBank:
     bounds: list[tuple[int, int]]  # [start, stop) of each source inside ``frames``
     names: list[str]
     sequences: list[bool]  # False for still-image sources (no temporal windows across them)
+    #: the raw footage before preprocessing, ``{"size": [H, W], "channels": C}`` of the first source
+    footage: dict | None = None
 
     @classmethod
     def from_sources(
@@ -75,13 +77,15 @@ class FrameBank:
                     progress(cursor, total)
         if progress:
             progress(total, total)
-        return cls(torch.from_numpy(frames), bounds, names, sequences)
+        first = spans[0][0]
+        footage = {"size": [int(v) for v in first.frame_size], "channels": int(first.channels)}
+        return cls(torch.from_numpy(frames), bounds, names, sequences, footage)
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
 
     def to(self, device: torch.device) -> FrameBank:
-        return FrameBank(self.frames.to(device), self.bounds, self.names, self.sequences)
+        return FrameBank(self.frames.to(device), self.bounds, self.names, self.sequences, self.footage)
 
     def windows(self, window: int, strides: Sequence[int] = (1,), step: int = 1) -> torch.Tensor:
         """Rows of ``window`` frame indices ``t, t+s, ..., t+(window-1)s`` inside one source each."""

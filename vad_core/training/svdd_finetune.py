@@ -48,7 +48,8 @@ def finetune_checkpoint(
     source = Path(checkpoint.path or checkpoint_path)
     output = Path(output) if output else source.with_name(source.stem + "_svdd")
     metadata = dict(checkpoint.metadata)
-    for key in ("weights_sha256", "created", "preprocess"):
+    # the base model's normal range (vad_core.evaluation.fit) no longer describes the fine-tuned errors
+    for key in ("weights_sha256", "created", "preprocess", "normal_range"):
         metadata.pop(key, None)
     metadata["display_name"] = f"{checkpoint.display_name} + SVDD"
     metadata["svdd"] = {

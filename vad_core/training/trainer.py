@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from vad_core.checkpoint import save_checkpoint
+from vad_core.evaluation.fit import NORMAL_RANGE
 from vad_core.inference.device import describe_device, resolve_device
 from vad_core.models.base import AnomalyModel
 from vad_core.models.registry import build_model
@@ -38,6 +39,8 @@ from vad_core.training.config import TrainConfig
 from vad_core.training.frame_bank import FrameBank
 from vad_core.training.schedules import MilestoneSchedule, run_progress
 from vad_core.training.state import load_training_state, save_training_state
+
+NORMAL_RANGE_FRAMES = 500  # our choice: training frames scored after a run for its normal range (seconds)
 
 
 @dataclass
@@ -178,6 +181,10 @@ def train_iter(
         if output is not None and saves.pending:
             saves.save(run, output, record, metadata)
         raise
+    what = "held-out" if run.held_out else "training"
+    yield TrainEvent(
+        "info", epoch=record.last_epoch, message=f"recording the errors of {what} frames (normal range)"
+    )
     return run.finish(record, time.perf_counter() - began, stopped_early, output, metadata, checkpoint_path)
 
 
@@ -276,6 +283,8 @@ class _TrainingRun:
             "device": describe_device(device),
             "config": config.to_dict(),
         }
+        if bank.footage:
+            self.summary["footage"] = dict(bank.footage)
 
     def description(self) -> str:
         return (
@@ -393,6 +402,22 @@ class _TrainingRun:
         self.model.train(False)
         return record
 
+    def normal_range(self, metadata: dict[str, Any]) -> dict[str, Any]:
+        """``metadata["normal_range"]``: the error quantiles of (up to ``NORMAL_RANGE_FRAMES`` of) the
+        training frames, for the fit check when no frames were held out (:mod:`vad_core.evaluation.fit`)."""
+        per_source = max(self.model.spec.window + 1, NORMAL_RANGE_FRAMES // max(len(self.bank.bounds), 1))
+        spans = [(start, min(stop, start + per_source)) for start, stop in self.bank.bounds]
+        record = calibration_record(
+            self.model,
+            held_out_clips(self.bank, spans),
+            metadata.get("scoring", {}),
+            device=str(self.device),
+            amp=self.config.amp,
+            batch_size=max(self.config.batch_size, 16),
+        )
+        self.model.train(False)
+        return {"error": record["error"], "frames": "training frames"} if record else {}
+
     def save_state(self, output: str | Path, record: _RunRecord) -> None:
         save_training_state(
             output,
@@ -421,6 +446,8 @@ class _TrainingRun:
         self.model.eval()
         if self.held_out:
             metadata = {**(metadata or {}), "calibration": self.calibration(metadata or {})}
+        else:
+            metadata = {**(metadata or {}), NORMAL_RANGE: self.normal_range(metadata or {})}
         self.summary.update(
             {
                 "epochs_run": record.last_epoch,
