@@ -29,6 +29,7 @@ import numpy as np
 from vad_core.errors import SourceError
 from vad_core.sources.base import as_gray_or_rgb
 from vad_core.sources.image_files import IMAGE_EXTENSIONS, natural_key, read_image
+from vad_core.sources.video_file import reported_fps
 
 #: How long OpenCV waits to connect and for each frame before it calls the stream broken.
 OPEN_TIMEOUT_MS = 5000
@@ -58,8 +59,7 @@ class CaptureReader:
         if not capture.isOpened():
             capture.release()
             raise SourceError(self.spec, "cannot connect (camera or stream not available)")
-        reported = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.fps = reported if 0.5 < reported < 500 else 25.0
+        self.fps = reported_fps(capture, limit=500.0)
         self._capture = capture
 
     def read(self, stop: threading.Event) -> np.ndarray | None:
@@ -92,8 +92,7 @@ class PacedFileReader:
         capture = cv2.VideoCapture(str(self.path))
         if not capture.isOpened():
             raise SourceError(self.path, "cannot open video (unknown format, missing codec or corrupt file)")
-        reported = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.fps = reported if 0.5 < reported < 1000 else 25.0
+        self.fps = reported_fps(capture)
         self._capture = capture
         self._next_due = time.monotonic()
 

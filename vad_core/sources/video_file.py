@@ -27,6 +27,12 @@ from vad_core.sources.image_files import convert_channels
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".webm")
 
 
+def reported_fps(capture: cv2.VideoCapture, limit: float = 1000.0) -> float:
+    """The frame rate the container or stream reports, or 25 when it is missing or outside (0.5, limit)."""
+    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    return fps if 0.5 < fps < limit else 25.0
+
+
 class VideoFileSource:
     """Random-access frames of a video file; decoding is serialised by a lock (thread-safe)."""
 
@@ -59,8 +65,7 @@ class VideoFileSource:
         self._size = (int(first.shape[0]), int(first.shape[1]))
         self._channels = 1 if first.ndim == 2 else 3
         self._cache[0] = first
-        fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        self._fps = fps if 0.5 < fps < 1000 else 25.0
+        self._fps = reported_fps(self._capture)
         reported = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self._length = self._verified_length(reported, allow_truncated)
 
